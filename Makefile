@@ -1,0 +1,64 @@
+# dm-cowbackup top-level build.
+#
+#   make            build kernel/dm-cowbackup.ko and userspace/cowbackup-ctl
+#   make deps       install the Debian packages everything needs (root)
+#   make check      host unit/image tests, style checks and guest tests
+#   make demo       back up a live mounted LVM volume inside a guest
+#   make install    install the module and cowbackup-ctl on this host
+
+KDIR ?= $(shell scripts/kdir.sh)
+KVER := $(patsubst /lib/modules/%/build,%,$(KDIR))
+PREFIX ?= /usr/local
+export KDIR
+
+.PHONY: all module userspace deps check check-host check-vm check-style \
+	demo install clean bench bench-core fuzz sanitize
+
+all: module userspace
+
+module:
+	@test -d "$(KDIR)" || { echo "make: KDIR=$(KDIR) does not exist; install linux-headers-amd64 (make deps)" >&2; exit 1; }
+	@echo "  KDIR    $(KDIR)"
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/kernel W=1 modules
+
+userspace:
+	$(MAKE) -C userspace
+
+deps:
+	scripts/deps.sh
+
+check: all
+	tests/run-all
+
+check-host: userspace
+	tests/run-all --host-only
+
+check-vm: all
+	tests/run-all --vm-only
+
+demo: deps all
+	tests/vm/run --disks 2 --disk-size 1G --exec "$(CURDIR)/scripts/demo.sh"
+
+bench-core:
+	$(MAKE) -C tests/unit bench
+
+bench: all
+	tests/bench/run
+
+fuzz:
+	$(MAKE) -C tests/fuzz run
+
+sanitize:
+	$(MAKE) -C tests/unit check-sanitize
+
+install: all
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/kernel modules_install
+	depmod -a $(KVER)
+	install -D -m 0755 userspace/cowbackup-ctl $(DESTDIR)$(PREFIX)/sbin/cowbackup-ctl
+
+clean:
+	-$(MAKE) -C $(KDIR) M=$(CURDIR)/kernel clean
+	$(MAKE) -C userspace clean
+	-$(MAKE) -C tests/unit clean
+	-$(MAKE) -C tests/fuzz clean
+	rm -rf build

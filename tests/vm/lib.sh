@@ -1,0 +1,223 @@
+# Helpers for guest shell tests; source with
+#	. "$(dirname "$0")/../lib.sh"
+# Prints KTAP: one top-level `ok N - DESC` / `not ok N - DESC` per check,
+# numbered automatically; end the test with done_testing.
+# shellcheck shell=bash
+
+REPO=${REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)}
+# shellcheck disable=SC2034 # used by the tests
+CTL=$REPO/userspace/cowbackup-ctl
+# Timeouts given to the helpers are scaled like the bench's (x4 under TCG).
+SCALE=${COWBACKUP_VM_TIMEOUT_SCALE:-1}
+
+_t_n=0
+_t_failed=0
+_t_tmp=$(mktemp -d /tmp/vmtest.XXXXXX)
+
+echo "TAP version 13"
+
+# ------------------------------------------------------------- reporting
+
+# diag MSG...: `# ` diagnostics, one per line of MSG.
+diag() {
+	printf '%s\n' "$*" | sed 's/^/# /'
+}
+
+ok() {
+	_t_n=$((_t_n + 1))
+	echo "ok $_t_n - $1"
+}
+
+# not_ok DESC [DIAG...]
+not_ok() {
+	local d
+	_t_n=$((_t_n + 1))
+	_t_failed=$((_t_failed + 1))
+	echo "not ok $_t_n - $1"
+	shift
+	for d in "$@"; do diag "$d"; done
+}
+
+# skip DESC REASON
+skip() {
+	_t_n=$((_t_n + 1))
+	echo "ok $_t_n - $1 # SKIP $2"
+}
+
+# check DESC CMD...: ok when CMD exits 0; else not_ok with its status and
+# the tail of its output. CMD runs in this shell (functions work), its
+# output is captured and only shown on failure.
+check() {
+	local desc=$1 rc
+	shift
+	"$@" >"$_t_tmp/check.out" 2>&1
+	rc=$?
+	if [ "$rc" -eq 0 ]; then
+		ok "$desc"
+	else
+		not_ok "$desc" "command: $*" "exit status: $rc"
+		tail -n 20 "$_t_tmp/check.out" | sed 's/^/#   /'
+	fi
+	return "$rc"
+}
+
+# check_fail DESC CMD...: ok when CMD exits non-zero (an expected failure).
+check_fail() {
+	local desc=$1 rc
+	shift
+	"$@" >"$_t_tmp/check.out" 2>&1
+	rc=$?
+	if [ "$rc" -ne 0 ]; then
+		ok "$desc"
+		return 0
+	fi
+	not_ok "$desc" "command: $*" "succeeded but was expected to fail"
+	tail -n 20 "$_t_tmp/check.out" | sed 's/^/#   /'
+	return 1
+}
+
+# check_eq DESC EXPECTED ACTUAL: exact string equality.
+check_eq() {
+	if [ "$2" = "$3" ]; then
+		ok "$1"
+		return 0
+	fi
+	not_ok "$1" "expected: '$2'" "actual:   '$3'"
+	return 1
+}
+
+# bail MSG: a fatal problem; records a failure and ends the test.
+bail() {
+	not_ok "$1"
+	echo "Bail out! $1"
+	exit 1
+}
+
+# done_testing: print the plan; exit 1 if any check failed.
+done_testing() {
+	rm -rf "$_t_tmp"
+	echo "1..$_t_n"
+	[ "$_t_failed" -eq 0 ] && exit 0
+	exit 1
+}
+
+# ---------------------------------------------------------------- helpers
+
+# scaled SECS: SECS times the bench's timeout scale.
+scaled() {
+	echo $(($1 * SCALE))
+}
+
+# Pipelines between two vCPUs are slow under TCG (cross-CPU wake-ups cost
+# milliseconds); the helpers run theirs in a subshell pinned to one CPU.
+_t_cpu=$(($(nproc) - 1))
+_pinned() {
+	[ "$_t_cpu" -gt 0 ] && taskset -pc "$_t_cpu" "$BASHPID" >/dev/null
+	return 0
+}
+
+# disk N: path of the Nth scratch disk (1-based).
+disk() {
+	local -a d
+	read -r -a d <<<"${COWBACKUP_DISKS:-}"
+	if [ "$1" -lt 1 ] || [ "$1" -gt ${#d[@]} ]; then
+		bail "disk $1: only ${#d[@]} scratch disk(s) (add '# disks: N' to the test header)"
+	fi
+	echo "${d[$(($1 - 1))]}"
+}
+
+# sectors DEV: size in 512-byte sectors.
+sectors() {
+	blockdev --getsz "$1"
+}
+
+# md5_direct DEV [OFFSET_BYTES LEN_BYTES]: md5 of DEV (or of a range; both
+# multiples of 512) read with O_DIRECT, so no page cache can hide stale data.
+md5_direct() {
+	local s
+	if [ $# -ge 3 ]; then
+		s=$(_pinned; dd if="$1" iflag=direct,skip_bytes,count_bytes \
+			skip="$2" count="$3" bs=1M status=none | md5sum)
+	else
+		s=$(_pinned; dd if="$1" iflag=direct bs=1M status=none | md5sum)
+	fi
+	echo "${s%% *}"
+}
+
+# The test pattern is AES-128-CTR keystream keyed by the seed: every 16
+# bytes of the device get their own value, so every 4 KiB block differs
+# from every other (a misplaced block is detected), no block is zero, and
+# any range can be generated on its own (the counter starts at OFFSET/16).
+
+# pattern_stream SEED OFFSET LEN: the pattern bytes for [OFFSET, OFFSET+LEN)
+# of a device (OFFSET a multiple of 16) on stdout.
+pattern_stream() {
+	local key
+	key=$(printf 'cowbackup-pattern:%s' "$1" | md5sum)
+	head -c "$3" /dev/zero |
+		openssl enc -aes-128-ctr -nosalt -K "${key%% *}" \
+			-iv "$(printf '%032x' $(($2 / 16)))"
+}
+
+# fill_pattern DEV SEED [OFFSET_BYTES LEN_BYTES]: write the pattern with
+# O_DIRECT to all of DEV or to a range (multiples of 4096).
+fill_pattern() {
+	local dev=$1 seed=$2 off=${3:-0} len=${4:-}
+	[ -n "$len" ] || len=$(($(blockdev --getsize64 "$dev") - off))
+	(
+		_pinned
+		set -o pipefail
+		pattern_stream "$seed" "$off" "$len" |
+			dd of="$dev" oflag=direct,seek_bytes seek="$off" bs=1M \
+				iflag=fullblock status=none
+	)
+}
+
+# pattern_md5 SEED OFFSET_BYTES LEN_BYTES: md5 the pattern has in a range.
+pattern_md5() {
+	local s
+	s=$(_pinned; pattern_stream "$1" "$2" "$3" | md5sum)
+	echo "${s%% *}"
+}
+
+# dm_field DMDEV N: the Nth whitespace-separated field of the first line of
+# `dmsetup status DMDEV` (1 = start, 3 = target type, 4 = first own field).
+dm_field() {
+	dmsetup status "$1" 2>/dev/null | awk -v n="$2" 'NR == 1 { print $n }'
+}
+
+# wait_state DMDEV STATE TIMEOUT: poll the cowbackup state (status field 4)
+# until it is STATE; fails after TIMEOUT (scaled) seconds.
+wait_state() {
+	local dev=$1 want=$2 limit now state
+	limit=$(($(date +%s) + $(scaled "$3")))
+	while :; do
+		state=$(dm_field "$dev" 4)
+		[ "$state" = "$want" ] && return 0
+		now=$(date +%s)
+		if [ "$now" -ge "$limit" ]; then
+			diag "wait_state $dev: still '$state' after $(scaled "$3")s, wanted '$want'" \
+				"status: $(dmsetup status "$dev" 2>&1 | head -n 1)"
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
+# cleanup_dm: remove every dm device (for traps; ignores errors).
+cleanup_dm() {
+	dmsetup remove_all --force >/dev/null 2>&1
+	dmsetup remove_all --force >/dev/null 2>&1
+	return 0
+}
+
+# kmsg_mark: remember this point of the kernel log; kmsg_since prints what
+# the kernel logged after it.
+kmsg_mark() {
+	_t_kmsg_mark="cowbackup-test-mark-$$-$RANDOM$RANDOM"
+	echo "$_t_kmsg_mark" >/dev/kmsg
+}
+
+kmsg_since() {
+	dmesg | sed -n "/${_t_kmsg_mark:-^}/,\$p" | sed 1d
+}

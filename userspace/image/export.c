@@ -1,0 +1,658 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * `cowbackup-ctl export JOB OUTPUT --format qcow2|vmdk`: write a backup as
+ * a sparse image.
+ *
+ * The source is either a job (its target device, read only where the
+ * kernel's `bitmap` says clusters were copied) or, with --all, a plain
+ * device or file holding a completed full backup. Either way it is read
+ * once, in order, in chunks; each cluster is handed to the format writer
+ * as data or, when it is all zeroes, as a zero cluster. Clusters the job
+ * never copied stay unallocated, so they read from --backing.
+ *
+ * The image is written under a temporary name in OUTPUT's directory,
+ * fsynced, and renamed over OUTPUT only when complete; an existing OUTPUT
+ * is replaced only with --force.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <linux/fs.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "image/export.h"
+#include "image/image.h"
+#include "image/vmdk.h"
+#include "job_extents.h"
+#include "util.h"
+
+#define CHUNK_BYTES	(1u << 20)
+
+static const char *const adapter_types[] = {
+	"ide", "buslogic", "lsilogic", "legacyESX",
+};
+static const char *const subformats[] = {
+	"monolithicSparse", "streamOptimized",
+};
+
+struct export_opts {
+	const char *job;
+	const char *output;
+	const char *format;
+	const char *backing;
+	const char *subformat;
+	const char *adapter_type;
+	bool all;
+	bool force;
+};
+
+/* What is read: a device or file, and which of its clusters. */
+struct source {
+	const char *path;
+	int fd;
+	bool direct;			/* opened with O_DIRECT */
+	uint64_t size;
+	uint64_t cluster_bytes;
+	struct cluster_extent *ext;
+	size_t count;
+	struct cluster_extent whole;	/* --all: one extent */
+	struct job_extents je;
+	bool have_je;
+	dev_t dev;
+	ino_t ino;
+};
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+static void export_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: cowbackup-ctl export JOB OUTPUT --format qcow2|vmdk "
+		"[options]\n"
+		"\n"
+		"Write the backup of JOB as a sparse image OUTPUT. Only clusters\n"
+		"the job copied become data; all-zero clusters become zero\n"
+		"entries; the rest stays unallocated (read from --backing).\n"
+		"\n"
+		"  --format qcow2|vmdk     image format (required)\n"
+		"  --backing FILE          record FILE as the backing image (for\n"
+		"                          sync=top/none); qcow2 also records its\n"
+		"                          format, VMDK needs a VMDK parent\n"
+		"  --subformat monolithicSparse|streamOptimized\n"
+		"                          VMDK kind (default monolithicSparse)\n"
+		"  --adapter-type ide|buslogic|lsilogic|legacyESX\n"
+		"                          VMDK adapter type (default ide)\n"
+		"  --all                   JOB is a device or file holding a\n"
+		"                          completed full backup: export all of it\n"
+		"  --force                 replace an existing OUTPUT\n"
+		"  --help                  show this help\n");
+}
+
+static bool in_list(const char *v, const char *const *list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(v, list[i]))
+			return true;
+	return false;
+}
+
+static int parse_args(int argc, char **argv, struct export_opts *o)
+{
+	static const struct option opts[] = {
+		{ "format", required_argument, NULL, 'f' },
+		{ "backing", required_argument, NULL, 'b' },
+		{ "subformat", required_argument, NULL, 's' },
+		{ "adapter-type", required_argument, NULL, 'a' },
+		{ "all", no_argument, NULL, 'A' },
+		{ "force", no_argument, NULL, 'F' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			o->format = optarg;
+			break;
+		case 'b':
+			o->backing = optarg;
+			break;
+		case 's':
+			o->subformat = optarg;
+			break;
+		case 'a':
+			o->adapter_type = optarg;
+			break;
+		case 'A':
+			o->all = true;
+			break;
+		case 'F':
+			o->force = true;
+			break;
+		case 'h':
+			export_usage(stdout);
+			return 1;
+		case ':':
+			return usage_error("export", "option '%s' needs a value",
+					   argv[optind - 1]);
+		default:
+			return usage_error("export", "unknown option '%s'",
+					   argv[optind - 1]);
+		}
+	}
+	if (argc - optind != 2)
+		return usage_error("export", "expected JOB and OUTPUT");
+	o->job = argv[optind];
+	o->output = argv[optind + 1];
+	if (!o->format)
+		return usage_error("export", "--format qcow2|vmdk is required");
+	if (strcmp(o->format, "qcow2") && strcmp(o->format, "vmdk"))
+		return usage_error("export", "--format '%s' is not qcow2 or "
+				   "vmdk", o->format);
+	if (!strcmp(o->format, "qcow2") && (o->subformat || o->adapter_type))
+		return usage_error("export", "--subformat and --adapter-type "
+				   "apply to --format vmdk only");
+	if (o->subformat && !in_list(o->subformat, subformats, 2))
+		return usage_error("export", "--subformat '%s' is not one of "
+				   "monolithicSparse, streamOptimized",
+				   o->subformat);
+	if (o->adapter_type && !in_list(o->adapter_type, adapter_types, 4))
+		return usage_error("export", "--adapter-type '%s' is not one "
+				   "of ide, buslogic, lsilogic, legacyESX",
+				   o->adapter_type);
+	if (!*o->output)
+		return usage_error("export", "OUTPUT is empty");
+	return 0;
+}
+
+/*------------------------------------------------------------------------*/
+/* Source */
+
+static int open_device(struct source *s)
+{
+	struct stat st;
+
+	s->fd = open(s->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (s->fd < 0 || fstat(s->fd, &st) < 0) {
+		err_msg("%s: %s", s->path, strerror(errno));
+		return -1;
+	}
+	s->dev = st.st_dev;
+	s->ino = st.st_ino;
+	if (S_ISBLK(st.st_mode)) {
+		int direct;
+
+		if (ioctl(s->fd, BLKGETSIZE64, &s->size) < 0) {
+			err_msg("%s: cannot get the device size: %s", s->path,
+				strerror(errno));
+			return -1;
+		}
+		/*
+		 * The target was written below any page cache we could share:
+		 * read it with O_DIRECT where the device allows.
+		 */
+		direct = open(s->path, O_RDONLY | O_CLOEXEC | O_DIRECT);
+		if (direct >= 0) {
+			close(s->fd);
+			s->fd = direct;
+			s->direct = true;
+		}
+	} else if (S_ISREG(st.st_mode)) {
+		s->size = (uint64_t)st.st_size;
+	} else {
+		err_msg("%s: not a block device or regular file", s->path);
+		return -1;
+	}
+	if (!s->direct && fcntl(s->fd, F_SETFL, 0) < 0) {
+		err_msg("%s: %s", s->path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int open_source_all(struct source *s, const char *path)
+{
+	s->path = path;
+	if (open_device(s))
+		return -1;
+	if (!s->size) {
+		err_msg("%s: empty, nothing to export", path);
+		return -1;
+	}
+	s->cluster_bytes = EXPORT_DEFAULT_UNIT;
+	s->whole.start = 0;
+	s->whole.len = div_round_up(s->size, s->cluster_bytes);
+	s->ext = &s->whole;
+	s->count = 1;
+	return 0;
+}
+
+static int check_job(struct source *s, const char *job)
+{
+	const struct job_extents *je = &s->je;
+	uint64_t end = 0, limit;
+	size_t i;
+
+	if (!is_pow2(je->cluster_bytes) || je->cluster_bytes < 4096 ||
+	    !je->size_bytes) {
+		err_msg("%s: job has cluster size %" PRIu64 " and size %" PRIu64
+			"; cannot export", job, je->cluster_bytes,
+			je->size_bytes);
+		return -1;
+	}
+	limit = div_round_up(je->size_bytes, je->cluster_bytes);
+	for (i = 0; i < je->count; i++) {
+		const struct cluster_extent *x = &je->extents[i];
+
+		if (x->start < end || !x->len || x->len > limit ||
+		    x->start > limit - x->len) {
+			err_msg("%s: extent %" PRIu64 "+%" PRIu64 " is out of "
+				"order or past the end", job, x->start, x->len);
+			return -1;
+		}
+		end = x->start + x->len;
+	}
+	if (!strcmp(je->state, "failed") || !strcmp(je->state, "cancelled"))
+		fprintf(stderr, "cowbackup-ctl: %s: warning: job is %s; "
+			"exporting the clusters it copied\n", job, je->state);
+	else if (!strcmp(je->state, "running") && strcmp(je->sync, "none"))
+		fprintf(stderr, "cowbackup-ctl: %s: warning: job is still "
+			"running; the image holds the clusters copied so far\n",
+			job);
+	return 0;
+}
+
+static int open_source_job(struct source *s, const char *job)
+{
+	if (job_get_extents(job, &s->je))
+		return -1;
+	s->have_je = true;
+	if (check_job(s, job))
+		return -1;
+	s->path = s->je.target_path;
+	if (open_device(s))
+		return -1;
+	if (s->size < s->je.size_bytes) {
+		err_msg("%s: target %s (%" PRIu64 " bytes) is smaller than the "
+			"job (%" PRIu64 " bytes)", job, s->path, s->size,
+			s->je.size_bytes);
+		return -1;
+	}
+	s->size = s->je.size_bytes;
+	s->cluster_bytes = s->je.cluster_bytes;
+	s->ext = s->je.extents;
+	s->count = s->je.count;
+	return 0;
+}
+
+static void close_source(struct source *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	if (s->have_je)
+		job_extents_free(&s->je);
+}
+
+/* Read @len bytes at @off; a short read at the end of the source is zeroed. */
+static int read_at(struct source *s, uint8_t *buf, size_t len, uint64_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pread(s->fd, buf + done, len - done,
+				  (off_t)(off + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EINVAL && s->direct) {
+			/* The device refused O_DIRECT after all. */
+			int fd = open(s->path, O_RDONLY | O_CLOEXEC);
+
+			if (fd < 0)
+				break;
+			close(s->fd);
+			s->fd = fd;
+			s->direct = false;
+			continue;
+		}
+		if (n < 0) {
+			err_msg("%s: read at offset %" PRIu64 " failed: %s",
+				s->path, off + done, strerror(errno));
+			return -1;
+		}
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	if (done < len)
+		memset(buf + done, 0, len - done);
+	return 0;
+}
+
+static bool all_zero(const uint8_t *p, size_t len)
+{
+	static const uint8_t zero[16];
+
+	if (len < 16)
+		return !memcmp(p, zero, len);
+	/* Zero at the start, and every byte equal to the one 16 before. */
+	return !memcmp(p, zero, 16) && !memcmp(p, p + 16, len - 16);
+}
+
+/*------------------------------------------------------------------------*/
+/* The copy loop */
+
+/* Bytes read at a time: 1 MiB, or one unit when units are larger. */
+static uint64_t chunk_bytes(uint64_t unit)
+{
+	return unit > CHUNK_BYTES ? unit : CHUNK_BYTES;
+}
+
+static int copy_extent(struct source *s, struct writer *w, uint64_t unit,
+		       const struct cluster_extent *x, uint8_t *buf)
+{
+	uint64_t pos = x->start * s->cluster_bytes;
+	uint64_t end = (x->start + x->len) * s->cluster_bytes;
+
+	if (end > s->size)
+		end = s->size;
+	while (pos < end) {
+		uint64_t chunk = chunk_bytes(unit);
+		uint64_t n = end - pos < chunk ? end - pos : chunk;
+		uint64_t units = div_round_up(n, unit), u;
+
+		if (interrupted) {
+			err_msg("export: interrupted");
+			return -1;
+		}
+		if (read_at(s, buf, (size_t)(units * unit), pos))
+			return -1;
+		/* Past the end of the disk, the last unit reads as zeroes. */
+		if (units * unit > n)
+			memset(buf + n, 0, (size_t)(units * unit - n));
+		for (u = 0; u < units; u++) {
+			const uint8_t *p = buf + u * unit;
+
+			if (w->put(w, pos / unit + u,
+				   all_zero(p, (size_t)unit) ? NULL : p))
+				return -1;
+		}
+		pos += n;
+	}
+	return 0;
+}
+
+static int copy_all(struct source *s, struct writer *w, uint64_t unit)
+{
+	uint8_t *buf;
+	size_t i;
+	int ret = 0;
+
+	/* Aligned for O_DIRECT; a whole number of units. */
+	if (posix_memalign((void **)&buf, 4096, chunk_bytes(unit))) {
+		err_msg("export: out of memory");
+		return -1;
+	}
+	for (i = 0; i < s->count && !ret; i++)
+		ret = copy_extent(s, w, unit, &s->ext[i], buf);
+	free(buf);
+	return ret;
+}
+
+int out_write(const struct out_file *o, const void *buf, size_t len,
+	      uint64_t off)
+{
+	const uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = pwrite(o->fd, p, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			err_msg("%s: write at offset %" PRIu64 " failed: %s",
+				o->path, off, n < 0 ? strerror(errno) :
+				"no progress");
+			return -1;
+		}
+		p += n;
+		off += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*------------------------------------------------------------------------*/
+/* Backing file, output file */
+
+/* Probe --backing the way QEMU will resolve it: relative to OUTPUT. */
+static int probe_backing(const struct export_opts *o, struct export_params *p,
+			 char **fmt)
+{
+	char *dir_copy = strdup(o->output), *path = NULL;
+	struct image img;
+	int ret = -1;
+
+	if (!dir_copy)
+		return -1;
+	if (o->backing[0] == '/' ||
+	    asprintf(&path, "%s/%s", dirname(dir_copy), o->backing) < 0)
+		path = strdup(o->backing);
+	free(dir_copy);
+	if (!path)
+		return -1;
+	if (image_open(&img, path))
+		goto out;
+	*fmt = strdup(img_format_name(img.format));
+	if (!strcmp(o->format, "vmdk")) {
+		if (img.format != IMG_VMDK) {
+			err_msg("%s: a VMDK parent must be VMDK, this is %s",
+				path, img_format_name(img.format));
+		} else if (!img.vmdk->desc.has_cid) {
+			err_msg("%s: CID: the parent has no CID", path);
+		} else {
+			p->backing_cid = img.vmdk->desc.cid;
+			ret = 0;
+		}
+	} else {
+		ret = *fmt ? 0 : -1;
+	}
+	image_close(&img);
+out:
+	free(path);
+	return ret;
+}
+
+static int check_output(const struct export_opts *o, const struct source *s)
+{
+	struct stat st;
+
+	if (lstat(o->output, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		err_msg("%s: %s", o->output, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err_msg("%s: exists and is not a regular file", o->output);
+		return -1;
+	}
+	if (st.st_dev == s->dev && st.st_ino == s->ino) {
+		err_msg("%s: is the source of the export", o->output);
+		return -1;
+	}
+	if (!o->force) {
+		err_msg("%s: already exists (use --force to replace it)",
+			o->output);
+		return -1;
+	}
+	return 0;
+}
+
+static int make_temp(const char *output, char **tmp, int *fd)
+{
+	char *a = strdup(output), *b = strdup(output);
+	mode_t mask;
+	int ret = -1;
+
+	if (!a || !b ||
+	    asprintf(tmp, "%s/.%s.XXXXXX", dirname(a), basename(b)) < 0) {
+		*tmp = NULL;
+		err_msg("export: out of memory");
+		goto out;
+	}
+	*fd = mkostemp(*tmp, O_CLOEXEC);
+	if (*fd < 0) {
+		err_msg("%s: cannot create a temporary file: %s", *tmp,
+			strerror(errno));
+		free(*tmp);
+		*tmp = NULL;
+		goto out;
+	}
+	mask = umask(0);
+	umask(mask);
+	if (fchmod(*fd, 0666 & ~mask) < 0) {
+		err_msg("%s: %s", *tmp, strerror(errno));
+		goto out;
+	}
+	ret = 0;
+out:
+	free(a);
+	free(b);
+	return ret;
+}
+
+/* fsync, rename over OUTPUT, fsync the directory. */
+static int commit_output(const char *tmp, int fd, const char *output)
+{
+	char *d = strdup(output);
+	int dfd;
+
+	if (fsync(fd) < 0) {
+		err_msg("%s: fsync failed: %s", output, strerror(errno));
+		free(d);
+		return -1;
+	}
+	if (rename(tmp, output) < 0) {
+		err_msg("%s: cannot rename %s into place: %s", output, tmp,
+			strerror(errno));
+		free(d);
+		return -1;
+	}
+	if (d) {
+		dfd = open(dirname(d), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0) {
+			fsync(dfd);
+			close(dfd);
+		}
+		free(d);
+	}
+	return 0;
+}
+
+/*------------------------------------------------------------------------*/
+
+static int run_export(const struct export_opts *o, struct source *s)
+{
+	struct export_params p = { 0 };
+	struct out_file out = { .fd = -1, .path = o->output };
+	char *tmp = NULL, *fmt = NULL, *name = strdup(o->output);
+	bool vmdk = !strcmp(o->format, "vmdk");
+	struct writer *w = NULL;
+	uint64_t max_unit = vmdk ? VMDK_WRITE_MAX_GRAIN :
+				   QCOW2_WRITE_MAX_CLUSTER;
+	int ret = -1;
+
+	if (!name)
+		return -1;
+	if (check_output(o, s))
+		goto out;
+	if (o->backing) {
+		if (probe_backing(o, &p, &fmt))
+			goto out;
+		p.backing = o->backing;
+		p.backing_format = vmdk ? NULL : fmt;
+	} else if (s->have_je && strcmp(s->je.sync, "full")) {
+		fprintf(stderr, "cowbackup-ctl: %s: warning: sync=%s without "
+			"--backing: clusters not copied will read as zeroes\n",
+			o->job, s->je.sync);
+	}
+	p.size = s->size;
+	p.unit = s->cluster_bytes < max_unit ? s->cluster_bytes : max_unit;
+	p.adapter_type = o->adapter_type ? o->adapter_type : "ide";
+	p.stream = o->subformat && !strcmp(o->subformat, "streamOptimized");
+	p.extent_name = basename(name);
+
+	if (make_temp(o->output, &tmp, &out.fd))
+		goto out;
+	w = vmdk ? vmdk_writer_new(&out, &p) : qcow2_writer_new(&out, &p);
+	if (!w || copy_all(s, w, p.unit) || w->finish(w) ||
+	    commit_output(tmp, out.fd, o->output))
+		goto out;
+	printf("%s: %s, %" PRIu64 " data and %" PRIu64 " zero clusters of %"
+	       PRIu64 " bytes\n", o->output, vmdk ? (p.stream ?
+	       "vmdk streamOptimized" : "vmdk monolithicSparse") : "qcow2",
+	       w->data_units, w->zero_units, p.unit);
+	free(tmp);
+	tmp = NULL;
+	ret = 0;
+out:
+	if (w)
+		w->destroy(w);
+	if (out.fd >= 0)
+		close(out.fd);
+	if (tmp) {
+		unlink(tmp);
+		free(tmp);
+	}
+	free(fmt);
+	free(name);
+	return ret;
+}
+
+int cmd_export(int argc, char **argv)
+{
+	struct export_opts o = { 0 };
+	struct source s = { .fd = -1 };
+	struct sigaction sa = { .sa_handler = on_signal }, old[3];
+	static const int sigs[3] = { SIGINT, SIGTERM, SIGHUP };
+	int ret, i;
+
+	ret = parse_args(argc, argv, &o);
+	if (ret)
+		return ret == 1 ? EXIT_OK : ret;
+	ret = o.all ? open_source_all(&s, o.job) : open_source_job(&s, o.job);
+	if (ret) {
+		close_source(&s);
+		return EXIT_FAIL;
+	}
+	/* Ctrl-C stops between chunks and removes the temporary file. */
+	interrupted = 0;
+	for (i = 0; i < 3; i++)
+		sigaction(sigs[i], &sa, &old[i]);
+	ret = run_export(&o, &s);
+	for (i = 0; i < 3; i++)
+		sigaction(sigs[i], &old[i], NULL);
+	close_source(&s);
+	return ret ? EXIT_FAIL : EXIT_OK;
+}

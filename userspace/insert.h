@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Putting the cowbackup target into the I/O path of a live device and
+ * taking it out again, crash-safely; recover.h completes or rolls back
+ * whatever a killed start/finish left behind. The step order is in
+ * insert.c and Documentation/cowbackup-ctl.rst.
+ */
+#ifndef COWBACKUP_INSERT_H
+#define COWBACKUP_INSERT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dm.h"
+#include "job_extents.h"
+
+struct start_request {
+	const char *sync;		/* "full", "top", "none" */
+	uint64_t cluster_bytes;		/* 0: the target's default */
+	bool speed_set;
+	uint64_t speed;			/* bytes per second, 0 = unlimited */
+	uint64_t max_workers;		/* 0: the target's default */
+	const char *on_source_error;	/* NULL: the target's default */
+	const char *on_target_error;
+	const char *cow_error;
+	bool paused;
+	bool snapshot;
+	bool force;
+	/*
+	 * sync=top: clusters that need no copy (start paused, skip,
+	 * resume), computed for @cluster_bytes and @map_nclusters.
+	 */
+	bool have_map;
+	uint64_t map_nclusters;
+	const struct cluster_extent *unallocated;
+	size_t n_unallocated;
+};
+
+/*
+ * Start a job. On success the job name is copied to @job (DMNAME_MAX) and
+ * EXIT_OK is returned; otherwise one error line has been printed and
+ * nothing is left behind.
+ */
+int job_start(const char *source, const char *target,
+	      const struct start_request *req, char *job);
+
+/*
+ * Remove the interception of job @arg and restore the original table.
+ * A running job needs @force (it is cancelled first). @result, if given,
+ * receives the job's final state.
+ */
+int job_finish(const char *arg, bool force, char *result, size_t len);
+
+#endif /* COWBACKUP_INSERT_H */

@@ -1,0 +1,351 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * recover: the dm tables tell how far a killed start/finish got, and
+ * this completes or rolls it back.
+ *
+ * In place, job X with hidden H (original table) and/or COW device C:
+ *   X live = linear over C, inactive = H's table   -> finish again
+ *   X live = linear over C, suspended               -> resume X
+ *   X live = linear over C                          -> a healthy job
+ *   X inactive = linear over C (live = original)    -> undo the start
+ *   X live = H's table                              -> remove C and H
+ *   X live = something else                         -> its table was
+ *                                   replaced behind our back (lvextend,
+ *                                   lvchange --refresh): report, remove
+ *   X gone                                          -> remove C and H
+ * Stacked (COWBACKUP-TOP-*): no live table -> remove; inactive table ->
+ * complete the finish; linear and unused -> remove.
+ * Views (COWBACKUP-SNAP-J) without a live job J -> remove.
+ */
+
+#include "recover.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "job.h"
+#include "steps.h"
+#include "uapi/dm-cowbackup.h"
+#include "util.h"
+
+static bool has_prefix(const char *s, const char *prefix)
+{
+	return !strncmp(s, prefix, strlen(prefix));
+}
+
+struct recovery {
+	bool dry_run;
+	bool quiet;
+	int actions;
+	int failures;
+};
+
+static void say(struct recovery *rc, const char *dev, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void say(struct recovery *rc, const char *dev, const char *fmt, ...)
+{
+	va_list ap;
+
+	rc->actions++;
+	if (rc->quiet)
+		return;
+	printf("recover: %s: %s", dev, rc->dry_run ? "would " : "");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+static void fail(struct recovery *rc, const char *dev, const char *what)
+{
+	rc->failures++;
+	if (!rc->quiet)
+		err_msg("recover: %s: %s: %s", dev, what, dm_last_error());
+}
+
+/* Remove device @name unless it is open; true when gone (or would be). */
+static bool remove_unused(struct recovery *rc, const char *name)
+{
+	struct dm_dev_info info;
+
+	if (dm_get_info(name, &info) || !info.exists)
+		return true;
+	if (info.open_count > 0) {
+		rc->failures++;
+		if (!rc->quiet)
+			err_msg("recover: %s: still open (open count %d); close it and run recover again",
+				name, info.open_count);
+		return false;
+	}
+	if (rc->dry_run)
+		return true;
+	if (dm_remove(name)) {
+		fail(rc, name, "cannot remove");
+		return false;
+	}
+	return true;
+}
+
+static void remove_view_of(struct recovery *rc, const char *job)
+{
+	char name[DMNAME_MAX], uuid[DMUUID_MAX];
+	struct dm_dev_info info;
+
+	if (job_view_name(job, name, sizeof(name), uuid, sizeof(uuid)) ||
+	    dm_get_info(name, &info) || !info.exists || strcmp(info.uuid, uuid))
+		return;
+	if (remove_unused(rc, name))
+		say(rc, name, "remove the view of a finished job");
+}
+
+static void resume_dev(struct recovery *rc, const char *x)
+{
+	if (!rc->dry_run && dm_resume(x, DM_NODE_VISIBLE))
+		fail(rc, x, "cannot resume");
+}
+
+/* Remove the view, C and H of job @x (in that order: users first). */
+static bool remove_job_devices(struct recovery *rc, const char *x,
+			       const char *cow, const char *hidden)
+{
+	remove_view_of(rc, x);
+	return remove_unused(rc, cow) && remove_unused(rc, hidden);
+}
+
+static void recover_in_place(struct recovery *rc, const char *x)
+{
+	struct dm_table_lines orig = { 0 }, live = { 0 }, inactive = { 0 };
+	char hidden[DMNAME_MAX], cow[DMNAME_MAX], uuid[DMUUID_MAX];
+	struct dm_dev_info hi, ci, xi;
+	bool x_on_c, inactive_on_c;
+
+	if (job_hidden_name(x, hidden, sizeof(hidden), uuid, sizeof(uuid)) ||
+	    dm_get_info(hidden, &hi) ||
+	    job_cow_name(x, cow, sizeof(cow), uuid, sizeof(uuid)) ||
+	    dm_get_info(cow, &ci) || dm_get_info(x, &xi))
+		goto fail;
+	if (hi.exists && hi.live_table && dm_get_table(hidden, false, &orig))
+		goto fail;
+	if (!xi.exists) {
+		if (remove_job_devices(rc, x, cow, hidden))
+			say(rc, x, "remove the leftovers of a job on a device that no longer exists (deactivated?)");
+		goto out;
+	}
+	if ((xi.live_table && dm_get_table(x, false, &live)) ||
+	    (xi.inactive_table && dm_get_table(x, true, &inactive)))
+		goto fail;
+	x_on_c = ci.exists && table_is_linear_over(&live, ci.major, ci.minor);
+	inactive_on_c = ci.exists && xi.inactive_table &&
+			table_is_linear_over(&inactive, ci.major, ci.minor);
+
+	if (x_on_c) {
+		if (xi.inactive_table && orig.count &&
+		    dm_table_equal(&inactive, &orig)) {
+			remove_view_of(rc, x);
+			if (!rc->dry_run && !xi.suspended && dm_suspend(x)) {
+				fail(rc, x, "cannot suspend");
+				goto out;
+			}
+			resume_dev(rc, x);
+			if (remove_unused(rc, cow) && remove_unused(rc, hidden))
+				say(rc, x, "complete an interrupted finish: original table restored, %s and %s removed",
+				    cow, hidden);
+		} else if (xi.inactive_table) {
+			if (!rc->dry_run && dm_clear_inactive(x))
+				fail(rc, x, "cannot clear the inactive table");
+			if (xi.suspended)
+				resume_dev(rc, x);
+			say(rc, x, "drop an unexpected inactive table; the job goes on");
+		} else if (xi.suspended) {
+			resume_dev(rc, x);
+			say(rc, x, "resume the device, left suspended by an interrupted command; the job goes on");
+		} else if (!hi.exists || !orig.count) {
+			rc->failures++;
+			if (!rc->quiet)
+				err_msg("recover: %s: the job's hidden device %s is missing; the original table is lost",
+					x, hidden);
+		}
+		goto out;
+	}
+
+	if (inactive_on_c) {
+		if (!rc->dry_run && dm_clear_inactive(x)) {
+			fail(rc, x, "cannot clear the inactive table");
+			goto out;
+		}
+		if (xi.suspended)
+			resume_dev(rc, x);
+		if (remove_job_devices(rc, x, cow, hidden))
+			say(rc, x, "roll back an interrupted start: original table kept, %s and %s removed",
+			    cow, hidden);
+	} else if (orig.count && dm_table_equal(&live, &orig)) {
+		if (xi.suspended && !xi.inactive_table)
+			resume_dev(rc, x);
+		if (remove_job_devices(rc, x, cow, hidden))
+			say(rc, x, "original table in place (a start or finish was interrupted, or LVM reloaded the LV during a job, which is then lost); remove the leftover %s%s%s",
+			    ci.exists ? cow : "", ci.exists && hi.exists ?
+			    " and " : "", hi.exists ? hidden : "");
+	} else if (!hi.exists || !hi.live_table) {
+		/* No original table to compare: only our half-made devices. */
+		if (remove_job_devices(rc, x, cow, hidden))
+			say(rc, x, "remove half-created job devices (start interrupted)");
+	} else {
+		if (remove_job_devices(rc, x, cow, hidden))
+			say(rc, x, "its table was replaced by another program (lvextend, lvchange --refresh?): the job is lost and its backup incomplete; remove %s and %s",
+			    cow, hidden);
+	}
+	goto out;
+fail:
+	fail(rc, x, "cannot inspect");
+out:
+	dm_table_free(&orig);
+	dm_table_free(&live);
+	dm_table_free(&inactive);
+}
+
+static void recover_stacked(struct recovery *rc, const char *s)
+{
+	struct dm_table_lines live = { 0 };
+	struct dm_dev_info si;
+
+	if (dm_get_info(s, &si) || !si.exists)
+		return;
+	if (!si.live_table) {
+		if (remove_unused(rc, s))
+			say(rc, s, "remove a half-created job device (start interrupted)");
+		return;
+	}
+	if (dm_get_table(s, false, &live)) {
+		fail(rc, s, "cannot inspect");
+		return;
+	}
+	if (live.count == 1 &&
+	    !strcmp(live.lines[0].type, COWBACKUP_TARGET_NAME)) {
+		if (si.inactive_table) {
+			/* Only finish loads a second table: complete it. */
+			remove_view_of(rc, s);
+			if (!rc->dry_run && !si.suspended && dm_suspend(s))
+				fail(rc, s, "cannot suspend");
+			else
+				resume_dev(rc, s);
+			say(rc, s, "complete an interrupted finish: left as a linear mapping of its source");
+		} else if (si.suspended) {
+			resume_dev(rc, s);
+			say(rc, s, "resume the job device, left suspended by an interrupted command");
+		}
+	} else if (si.suspended) {
+		resume_dev(rc, s);
+		say(rc, s, "resume a finished job device left suspended");
+	} else if (si.open_count == 0) {
+		if (remove_unused(rc, s))
+			say(rc, s, "remove the device of a finished job");
+	}
+	dm_table_free(&live);
+}
+
+static void recover_view(struct recovery *rc, const char *v, const char *job)
+{
+	struct job j;
+
+	if (job_load(job, &j) == 0)
+		return;	/* the job lives: the view stays */
+	if (remove_unused(rc, v))
+		say(rc, v, "remove the view of a job that no longer exists");
+}
+
+static bool seen(char **done, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (done[i] && !strcmp(done[i], name))
+			return true;
+	return false;
+}
+
+int job_recover(bool dry_run, bool quiet, const char *only)
+{
+	struct recovery rc = { .dry_run = dry_run, .quiet = quiet };
+	struct dm_dev_info info;
+	struct critical crit;
+	size_t i, n;
+	char **names, **done;
+	int pass;
+
+	if (dm_list_names(&names, &n)) {
+		if (!quiet)
+			err_msg("recover: cannot list dm devices: %s",
+				dm_last_error());
+		return -1;
+	}
+	done = calloc(n + 1, sizeof(*done));
+	if (!done) {
+		dm_free_names(names, n);
+		return -1;
+	}
+	/* Jobs first, views second: a view's fate depends on its job. */
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < n; i++) {
+			const char *base = NULL;
+
+			if (dm_get_info(names[i], &info) || !info.exists)
+				continue;
+			if (pass == 0 && has_prefix(info.uuid, ORIG_UUID_PREFIX))
+				base = info.uuid + strlen(ORIG_UUID_PREFIX);
+			else if (pass == 0 &&
+				 has_prefix(info.uuid, COW_UUID_PREFIX))
+				base = info.uuid + strlen(COW_UUID_PREFIX);
+			if (base) {
+				struct dm_dev_info xi;
+
+				/* H and C both lead to job X: once. */
+				if ((only && strcmp(only, base)) ||
+				    seen(done, i, base))
+					continue;
+				done[i] = strdup(base);
+				dm_get_info(base, &xi);
+				/* A dry run changes nothing: no lock. */
+				if (!dry_run)
+					critical_enter(&crit, base,
+						       xi.exists ? xi.uuid : "");
+				recover_in_place(&rc, base);
+				if (!dry_run)
+					critical_leave(&crit);
+			} else if (pass == 0 &&
+				   has_prefix(info.uuid, STACKED_UUID_PREFIX)) {
+				base = info.uuid + strlen(STACKED_UUID_PREFIX);
+				if (only && strcmp(only, base))
+					continue;
+				if (!dry_run)
+					critical_enter(&crit, NULL, "");
+				recover_stacked(&rc, names[i]);
+				if (!dry_run)
+					critical_leave(&crit);
+			} else if (pass == 1 &&
+				   has_prefix(info.uuid, VIEW_UUID_PREFIX)) {
+				base = info.uuid + strlen(VIEW_UUID_PREFIX);
+				if (only && strcmp(only, base))
+					continue;
+				recover_view(&rc, names[i], base);
+			}
+		}
+	}
+	for (i = 0; i < n; i++)
+		free(done[i]);
+	free(done);
+	dm_free_names(names, n);
+	if (rc.failures)
+		return -1;
+	return rc.actions;
+}
+
+void recover_hint(void)
+{
+	int n = job_recover(true, true, NULL);
+
+	if (n != 0)
+		err_msg("note: interrupted start/finish operations are pending; run 'cowbackup-ctl recover' (see 'recover --dry-run')");
+}
