@@ -36,16 +36,17 @@ run_case() {
 	diag "$name: $s sectors, cluster $cs, $total clusters, target $(cb_size "$tgt") sectors"
 	$CB_PY stamp "$src" --seed "$seed" --holes 5
 	$CB_PY stamp "$tgt" --seed 99
-	rm -rf "$log".*
+	rm -rf "${log:?}".*
 
 	if ! check "$name: create paused, cluster_size $cs" \
 		cb_create cb "$src" "$tgt" full cluster_size "$cs" paused; then
 		cb_cleanup
 		return
 	fi
-	# With few, large clusters the writers would touch every cluster at
-	# once; keep them to the first half so the copier has work too.
-	local lim=0
+	# The writers keep off the last quarter of the device (the last half
+	# with few, large clusters), so that the copier has work of its own
+	# and the job is still running when they stop.
+	local lim=$((s * 3 / 4))
 	[ "$cs" -ge 2048 ] && lim=$((s / 2))
 	$CB_PY writers $DM --jobs 4 --seconds "$WSECS" --seed "$seed" \
 		--limit-sectors $lim --log "$log.1" &
@@ -98,7 +99,7 @@ run_case() {
 		$CB_PY check-source "$src" --seed "$seed" --holes 5 \
 		--log "$log.1" --log "$log.2"
 	dmsetup remove cb
-	rm -rf "$log".*
+	rm -rf "${log:?}".*
 	cb_cleanup
 }
 
