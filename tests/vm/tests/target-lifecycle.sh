@@ -22,7 +22,7 @@ diag "loop $SRC -> $TGT, $MB MiB, $TOTAL clusters"
 # --- 20 suspend/resume cycles under writes --------------------------------
 $CB_PY stamp "$SRC" --seed 81 --holes 7
 $CB_PY stamp "$TGT" --seed 99
-rm -rf $LOG.*
+rm -rf "${LOG:?}".*
 check "create at 1/16 device per second" \
 	cb_create cb "$SRC" "$TGT" full speed $((M / 16))
 $CB_PY writers $DM --jobs 3 --seconds 10 --seed 81 --log $LOG.1 &
@@ -59,7 +59,7 @@ dmsetup remove cb
 # --- reload of the same table while running --------------------------------
 $CB_PY stamp "$SRC" --seed 82
 $CB_PY stamp "$TGT" --seed 99
-rm -rf $LOG.*
+rm -rf "${LOG:?}".*
 check "create at 1/16 device per second" \
 	cb_create cb "$SRC" "$TGT" full speed $((M / 16))
 table=$(dmsetup table cb)

@@ -24,7 +24,7 @@ LOG=/tmp/cbvf
 # --- during the copy ------------------------------------------------------------
 $CB_PY stamp "$SRC" --seed 401 --holes 4
 $CB_PY stamp "$TGT" --seed 99
-rm -rf $LOG.*
+rm -rf "${LOG:?}".*
 check "create sync=full at 1/24 device per second" \
 	cb_create cb "$SRC" "$TGT" full cluster_size 16 speed $((M / 24))
 check "create the view" cb_view_create cbv "$SRC" "$TGT"

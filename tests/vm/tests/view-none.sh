@@ -34,7 +34,7 @@ check_eq "no background copy with sync=none" \
 check "view equals the PIT image before any write" \
 	$CB_PY verify $VIEW --seed 201 --holes 4
 
-rm -rf $LOG.*
+rm -rf "${LOG:?}".*
 check "random writers (writes, discards, write-zeroes) on the origin" \
 	$CB_PY writers $DM --jobs 4 --seconds 30 --ops 40 --max-len 65536 \
 	--seed 201 --log $LOG.1
