@@ -96,7 +96,7 @@ else
 	wait $waiter
 	check_eq "dmsetup wait wakes up on pause" 0 $?
 fi
-sleep 0.5	# copies already in flight may still land
+sleep 1	# copies already in flight may still land
 s1=$(cb_get cb settled)
 sleep 2
 s2=$(cb_get cb settled)

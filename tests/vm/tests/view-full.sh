@@ -28,7 +28,10 @@ rm -rf "${LOG:?}".*
 check "create sync=full at 1/24 device per second" \
 	cb_create cb "$SRC" "$TGT" full cluster_size 16 speed $((M / 24))
 check "create the view" cb_view_create cbv "$SRC" "$TGT"
-$CB_PY writers $DM --jobs 3 --seconds 5 --seed 401 --log $LOG.1 &
+# The writers keep off the last quarter: the copier still has work there
+# when they stop.
+$CB_PY writers $DM --jobs 3 --seconds 5 --seed 401 \
+	--limit-sectors $((S * 3 / 4)) --log $LOG.1 &
 w=$!
 $CB_PY reader $VIEW --seed 401 --holes 4 --seconds 5 --rseed 1 >/tmp/cbr1 &
 r1=$!
