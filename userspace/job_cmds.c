@@ -41,6 +41,30 @@ static int common_opt(int c, const char *cmd, const char *help, char **argv)
 			   argv[optind - 1]);
 }
 
+/*
+ * Options of a command whose only one besides --help is the flag @name
+ * (NULL: none), setting *@set. Returns -1 to go on, else the exit status
+ * to return (help shown, or a usage error).
+ */
+static int flag_opts(int argc, char **argv, const char *cmd, const char *help,
+		     const char *name, int val, bool *set)
+{
+	const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ name, no_argument, NULL, val },
+		{ NULL, 0, NULL, 0 }
+	};
+	char shortopts[3] = { 'h', val > 0 && val < 256 ? (char)val : 0, 0 };
+	int c;
+
+	while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
+		if (!name || c != val)
+			return common_opt(c, cmd, help, argv);
+		*set = true;
+	}
+	return -1;
+}
+
 /*------------------------------------------------------------------*/
 /* start options, shared with backup */
 
@@ -349,22 +373,15 @@ static const char status_help[] =
 
 int cmd_status(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
 	bool as_json = false;
 	struct job job, *jobs;
 	size_t n, i;
-	int c;
+	int r;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == OPT_JSON)
-			as_json = true;
-		else
-			return common_opt(c, "status", status_help, argv);
-	}
+	r = flag_opts(argc, argv, "status", status_help, "json", OPT_JSON,
+		      &as_json);
+	if (r >= 0)
+		return r;
 	if (argc - optind > 1)
 		return usage_error("status", "too many arguments");
 	setup();
@@ -407,22 +424,15 @@ static const char list_help[] =
 
 int cmd_list(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
 	bool as_json = false;
 	struct job *jobs;
 	size_t n, i;
-	int c;
+	int r;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == OPT_JSON)
-			as_json = true;
-		else
-			return common_opt(c, "list", list_help, argv);
-	}
+	r = flag_opts(argc, argv, "list", list_help, "json", OPT_JSON,
+		      &as_json);
+	if (r >= 0)
+		return r;
 	if (argc != optind)
 		return usage_error("list", "takes no arguments");
 	setup();
@@ -651,19 +661,16 @@ int cmd_backup(int argc, char **argv)
 static int job_message_cmd(int argc, char **argv, const char *cmd,
 			   const char *msg, const char *done)
 {
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
 	char help[256];
 	struct job job;
-	int c;
+	int r;
 
 	snprintf(help, sizeof(help),
 		 "Usage: cowbackup-ctl %s JOB\n\nSend '%s' to the job.\n", cmd,
 		 msg);
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1)
-		return common_opt(c, cmd, help, argv);
+	r = flag_opts(argc, argv, cmd, help, NULL, 0, NULL);
+	if (r >= 0)
+		return r;
 	if (argc - optind != 1)
 		return usage_error(cmd, "need JOB");
 	setup();
@@ -710,17 +717,14 @@ static const char set_speed_help[] =
 
 int cmd_set_speed(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
 	char msg[64], size[64];
 	struct job job;
 	uint64_t rate;
-	int c;
+	int r;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1)
-		return common_opt(c, "set-speed", set_speed_help, argv);
+	r = flag_opts(argc, argv, "set-speed", set_speed_help, NULL, 0, NULL);
+	if (r >= 0)
+		return r;
 	if (argc - optind != 2)
 		return usage_error("set-speed", "need JOB and RATE");
 	if (parse_size(argv[optind + 1], &rate))
@@ -756,20 +760,12 @@ static const char finish_help[] =
 
 int cmd_finish(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "force", no_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
 	bool force = false;
-	int c;
+	int r;
 
-	while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
-		if (c == 'f')
-			force = true;
-		else
-			return common_opt(c, "finish", finish_help, argv);
-	}
+	r = flag_opts(argc, argv, "finish", finish_help, "force", 'f', &force);
+	if (r >= 0)
+		return r;
 	if (argc - optind != 1)
 		return usage_error("finish", "need JOB");
 	setup();
@@ -785,22 +781,15 @@ static const char recover_help[] =
 
 int cmd_recover(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
 	bool dry_run = false;
 	struct job *jobs;
 	size_t n;
-	int c, r;
+	int r;
 
-	while ((c = getopt_long(argc, argv, "nh", opts, NULL)) != -1) {
-		if (c == 'n')
-			dry_run = true;
-		else
-			return common_opt(c, "recover", recover_help, argv);
-	}
+	r = flag_opts(argc, argv, "recover", recover_help, "dry-run", 'n',
+		      &dry_run);
+	if (r >= 0)
+		return r;
 	if (argc != optind)
 		return usage_error("recover", "takes no arguments");
 	setup();
