@@ -162,11 +162,11 @@ meminfo() { awk -v k="$1:" '$1 == k {print $2}' /proc/meminfo; }
 
 # Memory of a sync=none job (4 KiB clusters) across many random writes.
 bench_none_memory() {
-	local src=$1 tgt=$2 s a0 a1 a2 sl0 sl1 sl2 v
+	local src=$1 tgt=$2 s a0 a1 a2 sl1 sl2 v
 	s=$(blockdev --getsz "$src")
 	sync
 	echo 3 >/proc/sys/vm/drop_caches
-	a0=$(meminfo MemAvailable) sl0=$(meminfo SUnreclaim) v=$(meminfo VmallocUsed)
+	a0=$(meminfo MemAvailable) v=$(meminfo VmallocUsed)
 	dmsetup create cb --table "$(cb_table "$src" "$tgt" none "2 cluster_size 8")"
 	a1=$(meminfo MemAvailable) sl1=$(meminfo SUnreclaim)
 	result "none memory_at_create_KiB $((a0 - a1))"

@@ -13,8 +13,6 @@ cb_brd 2 64 || bail "cannot load brd"
 SRC=/dev/ram0
 TGT=/dev/ram1
 DM=/dev/mapper/cb
-S=$(cb_size "$SRC")
-TOTAL=$(cb_clusters "$S" 128)
 if cb_is_kvm; then HI=20; else HI=120; fi
 diag "brd $SRC -> $TGT, 64 MiB, upper bound ${HI}s"
 

@@ -18,7 +18,6 @@ cb_brd 3 16 || bail "cannot load brd"
 SRC=/dev/ram0
 TGT=/dev/ram1
 OTHER=/dev/ram2
-DM=/dev/mapper/cb
 VIEW=/dev/mapper/cbv
 S=$(cb_size "$SRC")
 

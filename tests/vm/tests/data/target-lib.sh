@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # variables are for the sourcing tests
 # Helpers shared by the cowbackup target and view guest tests.
 # Sourced after tests/vm/lib.sh (ok, not_ok, check, check_eq, diag, ...).
 
