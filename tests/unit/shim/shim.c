@@ -155,83 +155,30 @@ int kstrtoll(const char *s, unsigned int base, long long *res)
 	return 0;
 }
 
-int kstrtoul(const char *s, unsigned int base, unsigned long *res)
-{
-	unsigned long long tmp;
-	int rv = kstrtoull(s, base, &tmp);
-
-	if (rv)
-		return rv;
-	if (tmp != (unsigned long)tmp)
-		return -ERANGE;
-	*res = (unsigned long)tmp;
-	return 0;
+/*
+ * The narrower conversions: parse as the widest type of the same
+ * signedness, then refuse what does not fit.
+ */
+#define KSTRTO_NARROW(name, type, wide, parse)				\
+int name(const char *s, unsigned int base, type *res)			\
+{									\
+	wide tmp;							\
+	int rv = parse(s, base, &tmp);					\
+									\
+	if (rv)								\
+		return rv;						\
+	if (tmp != (type)tmp)						\
+		return -ERANGE;						\
+	*res = (type)tmp;						\
+	return 0;							\
 }
 
-int kstrtol(const char *s, unsigned int base, long *res)
-{
-	long long tmp;
-	int rv = kstrtoll(s, base, &tmp);
-
-	if (rv)
-		return rv;
-	if (tmp != (long)tmp)
-		return -ERANGE;
-	*res = (long)tmp;
-	return 0;
-}
-
-int kstrtouint(const char *s, unsigned int base, unsigned int *res)
-{
-	unsigned long long tmp;
-	int rv = kstrtoull(s, base, &tmp);
-
-	if (rv)
-		return rv;
-	if (tmp != (unsigned int)tmp)
-		return -ERANGE;
-	*res = (unsigned int)tmp;
-	return 0;
-}
-
-int kstrtoint(const char *s, unsigned int base, int *res)
-{
-	long long tmp;
-	int rv = kstrtoll(s, base, &tmp);
-
-	if (rv)
-		return rv;
-	if (tmp != (int)tmp)
-		return -ERANGE;
-	*res = (int)tmp;
-	return 0;
-}
-
-int kstrtou16(const char *s, unsigned int base, u16 *res)
-{
-	unsigned long long tmp;
-	int rv = kstrtoull(s, base, &tmp);
-
-	if (rv)
-		return rv;
-	if (tmp != (u16)tmp)
-		return -ERANGE;
-	*res = (u16)tmp;
-	return 0;
-}
-
-int kstrtou8(const char *s, unsigned int base, u8 *res)
-{
-	unsigned long long tmp;
-	int rv = kstrtoull(s, base, &tmp);
-
-	if (rv)
-		return rv;
-	if (tmp != (u8)tmp)
-		return -ERANGE;
-	*res = (u8)tmp;
-	return 0;
-}
+KSTRTO_NARROW(kstrtoul, unsigned long, unsigned long long, kstrtoull)
+KSTRTO_NARROW(kstrtol, long, long long, kstrtoll)
+KSTRTO_NARROW(kstrtouint, unsigned int, unsigned long long, kstrtoull)
+KSTRTO_NARROW(kstrtoint, int, long long, kstrtoll)
+KSTRTO_NARROW(kstrtou16, u16, unsigned long long, kstrtoull)
+KSTRTO_NARROW(kstrtou8, u8, unsigned long long, kstrtoull)
 
 int kstrtobool(const char *s, bool *res)
 {
