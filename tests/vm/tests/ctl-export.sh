@@ -110,6 +110,19 @@ check_eq "bitmap: every cluster copied" "0+$NC next=end" \
 check_eq "the target equals the PIT image" \
 	"$(md5sum <$X/pit.raw | cut -d' ' -f1)" "$(md5_direct "$TGT" 0 $SIZE)"
 
+# check_vmdk_desc DESC FILE TYPE ADAPTER HEADS: the descriptor names TYPE
+# and ADAPTER, and a geometry of HEADS heads, 63 sectors, cylinders to SIZE.
+check_vmdk_desc() {
+	local desc
+	desc=$(head -c 2000 "$2" | strings)
+	check_eq "$1" "createType=\"$3\"
+ddb.adapterType = \"$4\"
+ddb.geometry.cylinders = \"$((SIZE / ($5 * 63 * 512)))\"
+ddb.geometry.heads = \"$5\"
+ddb.geometry.sectors = \"63\"" \
+	"$(grep -E '^(createType|ddb\.adapterType|ddb\.geometry)' <<<"$desc" | sort)"
+}
+
 expect_full_map() {	# data everywhere except the zero clusters
 	printf '0+10 data\n%s\n14+986 data\n%s\n1001+%d data\n%s\n' \
 		"10+4 zero" "1000+1 zero" $((NC - 1 - 1001)) "$((NC - 1))+1 zero"
@@ -130,14 +143,8 @@ ctl_export "export cbfull as vmdk (monolithicSparse)" cbfull $X/full.vmdk --form
 check "qemu-img check of the vmdk" qemu-img check -f vmdk $X/full.vmdk
 check "vmdk export is identical to the PIT image" \
 	compare_raw $X/full.vmdk vmdk $X/pit.raw
-desc=$(head -c 2000 $X/full.vmdk | strings)
-check_eq "vmdk: monolithicSparse, ide, 16 heads, 63 sectors, $((SIZE / (16 * 63 * 512))) cylinders" \
-	"createType=\"monolithicSparse\"
-ddb.adapterType = \"ide\"
-ddb.geometry.cylinders = \"$((SIZE / (16 * 63 * 512)))\"
-ddb.geometry.heads = \"16\"
-ddb.geometry.sectors = \"63\"" \
-	"$(grep -E '^(createType|ddb\.adapterType|ddb\.geometry)' <<<"$desc" | sort)"
+check_vmdk_desc "vmdk: monolithicSparse, ide, 16 heads, 63 sectors, $((SIZE / (16 * 63 * 512))) cylinders" \
+	$X/full.vmdk monolithicSparse ide 16
 rm -f $X/full.vmdk
 
 ctl_export "export cbfull as vmdk streamOptimized, lsilogic" cbfull $X/stream.vmdk \
@@ -145,14 +152,8 @@ ctl_export "export cbfull as vmdk streamOptimized, lsilogic" cbfull $X/stream.vm
 check "qemu-img check of the stream vmdk" qemu-img check -f vmdk $X/stream.vmdk
 check "streamOptimized export is identical to the PIT image" \
 	compare_raw $X/stream.vmdk vmdk $X/pit.raw
-desc=$(head -c 2000 $X/stream.vmdk | strings)
-check_eq "vmdk: streamOptimized, lsilogic, 255 heads" \
-	"createType=\"streamOptimized\"
-ddb.adapterType = \"lsilogic\"
-ddb.geometry.cylinders = \"$((SIZE / (255 * 63 * 512)))\"
-ddb.geometry.heads = \"255\"
-ddb.geometry.sectors = \"63\"" \
-	"$(grep -E '^(createType|ddb\.adapterType|ddb\.geometry)' <<<"$desc" | sort)"
+check_vmdk_desc "vmdk: streamOptimized, lsilogic, 255 heads" \
+	$X/stream.vmdk streamOptimized lsilogic 255
 check "info --json shows adapter type lsilogic" \
 	bash -c "'$CTL' info --json $X/stream.vmdk | grep -q '\"adapter-type\": \"lsilogic\"'"
 rm -f $X/stream.vmdk
