@@ -205,6 +205,18 @@ static int parse_feature_names(struct image *img, struct qcow2 *q,
 	return 0;
 }
 
+/* A name-carrying extension: at most once, and at most @max bytes. */
+static int check_name_ext(const struct img_src *s, const char *what,
+			  bool seen, uint32_t len, int max)
+{
+	if (seen)
+		return img_error(s, what, "appears twice");
+	if (len > (uint32_t)max)
+		return img_error(s, what, "%" PRIu32 " bytes, more than %d",
+				 len, max);
+	return 0;
+}
+
 static int parse_one_extension(struct image *img, struct qcow2 *q,
 			       uint32_t type, const uint8_t *p, uint32_t len)
 {
@@ -212,26 +224,19 @@ static int parse_one_extension(struct image *img, struct qcow2 *q,
 
 	switch (type) {
 	case QCOW2_EXT_BACKING_FMT:
-		if (q->has_backing_fmt_ext)
-			return img_error(s, "backing format extension",
-					 "appears twice");
-		if (len > QCOW2_MAX_BACKING_FMT)
-			return img_error(s, "backing format extension",
-					 "%" PRIu32 " bytes, more than %d",
-					 len, QCOW2_MAX_BACKING_FMT);
+		if (check_name_ext(s, "backing format extension",
+				   q->has_backing_fmt_ext, len,
+				   QCOW2_MAX_BACKING_FMT))
+			return -1;
 		q->has_backing_fmt_ext = true;
 		img->backing_format = dup_bytes(p, len);
 		break;
 	case QCOW2_EXT_FEATURE_NAMES:
 		return parse_feature_names(img, q, p, len);
 	case QCOW2_EXT_DATA_FILE:
-		if (q->data_file)
-			return img_error(s, "data file extension",
-					 "appears twice");
-		if (len > QCOW2_MAX_BACKING_NAME)
-			return img_error(s, "data file extension",
-					 "%" PRIu32 " bytes, more than %d",
-					 len, QCOW2_MAX_BACKING_NAME);
+		if (check_name_ext(s, "data file extension", q->data_file != NULL,
+				   len, QCOW2_MAX_BACKING_NAME))
+			return -1;
 		q->data_file = dup_bytes(p, len);
 		break;
 	default:
