@@ -14,6 +14,7 @@
 
 #include "commands.h"
 #include "image/image.h"
+#include "image/image_args.h"
 #include "image/qcow2.h"
 #include "image/raw.h"
 #include "image/vmdk.h"
@@ -333,32 +334,13 @@ static void print_json(const struct image *img, const char *path)
 
 int cmd_info(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct image img;
 	bool json = false;
-	int c;
+	int r;
 
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			info_usage(stdout);
-			return EXIT_OK;
-		default:
-			return usage_error("info", "unknown option '%s'",
-					   argv[optind - 1]);
-		}
-	}
-	if (optind != argc - 1)
-		return usage_error("info", "expected one IMAGE argument");
+	r = image_json_args(argc, argv, "info", info_usage, &json);
+	if (r >= 0)
+		return r;
 	if (image_open(&img, argv[optind]))
 		return EXIT_FAIL;
 	if (json)

@@ -12,6 +12,7 @@
 
 #include "commands.h"
 #include "image/image.h"
+#include "image/image_args.h"
 #include "json.h"
 #include "util.h"
 
@@ -142,32 +143,13 @@ static int map_buffered(struct image *img, struct map_out *m)
 
 int cmd_map(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct map_out m = { 0 };
 	struct image img;
-	int c, ret;
+	int r, ret;
 
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			m.json = true;
-			break;
-		case 'h':
-			map_usage(stdout);
-			return EXIT_OK;
-		default:
-			return usage_error("map", "unknown option '%s'",
-					   argv[optind - 1]);
-		}
-	}
-	if (optind != argc - 1)
-		return usage_error("map", "expected one IMAGE argument");
+	r = image_json_args(argc, argv, "map", map_usage, &m.json);
+	if (r >= 0)
+		return r;
 	if (image_open(&img, argv[optind]))
 		return EXIT_FAIL;
 	ret = map_buffered(&img, &m);
