@@ -29,7 +29,9 @@ done
 modprobe -r brd null_blk 2>/dev/null
 
 # --- environment
-check_eq "cwd is the repo top" "$REPO" "$(pwd -P)"
+check_eq "cwd is the guest's scratch /tmp" /tmp "$(pwd -P)"
+check "repo metadata is read-only in the guest" \
+	sh -c "! touch '$REPO/.git/cowbackup-selftest' 2>/dev/null"
 f=$REPO/build/vm/selftest.$$
 if echo "written in the guest" >"$f" && [ "$(cat "$f")" = "written in the guest" ]; then
 	ok "repo share is writable at its host path"
