@@ -316,7 +316,7 @@ static int cb_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		ti->error = "Cannot create dm-io client";
 		goto bad;
 	}
-	cb->wq = alloc_workqueue("kcowbackupd", WQ_MEM_RECLAIM, 0);
+	cb->wq = alloc_workqueue("kcowbackupd", WQ_MEM_RECLAIM | WQ_UNBOUND, 0);
 	if (!cb->wq) {
 		r = -ENOMEM;
 		ti->error = "Cannot allocate workqueue";
