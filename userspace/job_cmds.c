@@ -73,7 +73,8 @@ static int flag_opts(int argc, char **argv, const char *cmd, const char *help,
 	"  -c, --cluster-size SIZE    copy granularity, 4K..8M, power of two\n" \
 	"                             (default 64K)\n"			\
 	"      --speed RATE           background copy limit per second, e.g.\n" \
-	"                             200M; 0 = unlimited (default)\n"	\
+	"                             200M (MiB/s) or 100MB (10^6 bytes/s),\n" \
+	"                             at least 64K; 0 = unlimited (default)\n" \
 	"      --max-workers N        background copies in flight, 1..1024\n" \
 	"      --on-source-error P    report|ignore|stop (default report)\n" \
 	"      --on-target-error P    report|ignore|stop (default report)\n" \
@@ -116,6 +117,23 @@ static bool is_policy(const char *p)
 	       !strcmp(p, COWBACKUP_POLICY_STOP);
 }
 
+/* A rate option; prints the usage error and returns -1 when refused. */
+static int rate_arg(const char *cmd, const char *what, const char *arg,
+		    uint64_t *v)
+{
+	char min[32];
+	int r = parse_rate(arg, v);
+
+	if (r == -2)
+		usage_error(cmd, "%s'%s' is below the minimum of %s (0 = unlimited)",
+			    what, arg, format_rate_short(RATE_MIN_BYTES, min,
+							 sizeof(min)));
+	else if (r)
+		usage_error(cmd, "%s'%s' is not a rate such as 200M (MiB/s) or 100MB/s (10^6 bytes/s)",
+			    what, arg);
+	return r ? -1 : 0;
+}
+
 /* One start option; returns -1 if @c is not one, else an exit status. */
 static int start_opt(const char *cmd, int c, const char *arg,
 		     struct start_args *a)
@@ -140,9 +158,8 @@ static int start_opt(const char *cmd, int c, const char *arg,
 		r->cluster_bytes = v;
 		return EXIT_OK;
 	case OPT_SPEED:
-		if (parse_size(arg, &v))
-			return usage_error(cmd, "--speed: '%s' is not a rate such as 200M",
-					   arg);
+		if (rate_arg(cmd, "--speed: ", arg, &v))
+			return EXIT_USAGE;
 		r->speed_set = true;
 		r->speed = v;
 		return EXIT_OK;
@@ -356,8 +373,8 @@ static void job_print(const struct job *job)
 	printf("Zero clusters:     %" PRIu64 "\n", job->st.zero_clusters);
 	printf("Errors:            %" PRIu64 "\n", job->st.errors);
 	if (job->st.speed)
-		printf("Speed limit:       %s/s\n",
-		       format_size_long(job->st.speed, a, sizeof(a)));
+		printf("Speed limit:       %s\n",
+		       format_rate_long(job->st.speed, a, sizeof(a)));
 	else
 		printf("Speed limit:       unlimited\n");
 }
@@ -484,13 +501,9 @@ static void catch_stop_signals(void)
 
 static int parse_interval(const char *cmd, const char *arg, double *out)
 {
-	char *end;
-	double v = strtod(arg, &end);
-
-	if (*end || v < 0.1 || v > 3600)
-		return usage_error(cmd, "--interval: '%s' is not a number of seconds (0.1 to 3600)",
+	if (parse_seconds(arg, 0.1, 3600, out))
+		return usage_error(cmd, "--interval: '%s' is not a number of seconds from 0.1 to 3600",
 				   arg);
-	*out = v;
 	return EXIT_OK;
 }
 
@@ -712,8 +725,9 @@ int cmd_cancel(int argc, char **argv)
 static const char set_speed_help[] =
 	"Usage: cowbackup-ctl set-speed JOB RATE\n"
 	"\n"
-	"Limit the background copy to RATE bytes per second (K/M/G suffixes,\n"
-	"IEC: 200M = 200 MiB/s); 0 removes the limit.\n";
+	"Limit the background copy to RATE bytes per second: 200M = 200 MiB/s\n"
+	"(k/K, m/M, ... and KiB, MiB are binary), 100MB = 10^8 bytes/s (KB, MB,\n"
+	"... are decimal); at least 64K; 0 removes the limit.\n";
 
 int cmd_set_speed(int argc, char **argv)
 {
@@ -727,9 +741,8 @@ int cmd_set_speed(int argc, char **argv)
 		return r;
 	if (argc - optind != 2)
 		return usage_error("set-speed", "need JOB and RATE");
-	if (parse_size(argv[optind + 1], &rate))
-		return usage_error("set-speed", "'%s' is not a rate such as 200M",
-				   argv[optind + 1]);
+	if (rate_arg("set-speed", "", argv[optind + 1], &rate))
+		return EXIT_USAGE;
 	setup();
 	if (job_find(argv[optind], &job))
 		return EXIT_FAIL;
@@ -740,8 +753,8 @@ int cmd_set_speed(int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	if (rate)
-		printf("%s: background copy limited to %s/s\n", job.name,
-		       format_size_long(rate, size, sizeof(size)));
+		printf("%s: background copy limited to %s\n", job.name,
+		       format_rate_long(rate, size, sizeof(size)));
 	else
 		printf("%s: background copy unlimited\n", job.name);
 	return EXIT_OK;

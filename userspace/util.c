@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,31 +51,40 @@ int parse_u64(const char *text, uint64_t *value)
 	return 0;
 }
 
-static int suffix_shift(const char *suffix, unsigned int *shift)
+/*
+ * The unit: "" or "B" = bytes; a letter K M G T P E (either case) or the
+ * letter + "iB" = 1024^n (lvm2: input units are binary whatever the
+ * case); the letter + "B" = 1000^n (SI, as in "200MB").
+ */
+static int parse_unit(const char *suffix, unsigned int *power, bool *si)
 {
-	static const char units[] = "BKMGTPE";
+	static const char units[] = "KMGTPE";
 	const char *u;
 
-	if (!*suffix) {
-		*shift = 0;
-		return 0;
-	}
+	*power = 0;
+	*si = false;
+	if (!*suffix || !strcmp(suffix, "B") || !strcmp(suffix, "b"))
+		return *suffix && suffix[1] ? -1 : 0;
 	u = strchr(units, toupper((unsigned char)suffix[0]));
 	if (!u || !*u)
 		return -1;
-	*shift = 10 * (unsigned int)(u - units);
+	*power = (unsigned int)(u - units) + 1;
 	suffix++;
-	/* Accept "K", "KB", "KiB", "k". */
-	if (*shift && (!strcasecmp(suffix, "ib") || !strcasecmp(suffix, "b")))
+	if (!*suffix || !strcasecmp(suffix, "ib"))
 		return 0;
-	return *suffix ? -1 : 0;
+	if (!strcasecmp(suffix, "b")) {
+		*si = true;
+		return 0;
+	}
+	return -1;
 }
 
 int parse_size(const char *text, uint64_t *bytes)
 {
-	uint64_t whole = 0, frac_num = 0, frac_den = 1;
-	unsigned int shift;
+	uint64_t whole = 0, frac_num = 0, frac_den = 1, mult = 1;
+	unsigned int power, i;
 	const char *p = text;
+	bool si;
 
 	if (!text || !isdigit((unsigned char)*p))
 		return -1;
@@ -94,14 +104,15 @@ int parse_size(const char *text, uint64_t *bytes)
 			frac_den *= 10;
 		}
 	}
-	if (suffix_shift(p, &shift))
+	if (parse_unit(p, &power, &si))
 		return -1;
-	if (shift && whole > (UINT64_MAX >> shift))
+	for (i = 0; i < power; i++)
+		mult *= si ? 1000 : 1024;	/* at most 1024^6 = 2^60 */
+	if (__builtin_mul_overflow(whole, mult, &whole))
 		return -1;
-	whole <<= shift;
 	if (frac_num) {
-		/* frac_num / frac_den < 1, so this cannot overflow 2^60. */
-		unsigned __int128 f = (unsigned __int128)frac_num << shift;
+		/* frac_num / frac_den < 1, so this stays below mult. */
+		unsigned __int128 f = (unsigned __int128)frac_num * mult;
 		uint64_t add = (uint64_t)(f / frac_den);
 
 		if (whole > UINT64_MAX - add)
@@ -109,6 +120,56 @@ int parse_size(const char *text, uint64_t *bytes)
 		whole += add;
 	}
 	*bytes = whole;
+	return 0;
+}
+
+int parse_rate(const char *text, uint64_t *rate)
+{
+	char buf[64];
+	size_t n;
+	uint64_t v;
+
+	if (!text)
+		return -1;
+	n = strlen(text);
+	if (n >= sizeof(buf))
+		return -1;
+	memcpy(buf, text, n + 1);
+	if (n > 2 && !strcmp(buf + n - 2, "/s"))
+		buf[n - 2] = '\0';
+	if (parse_size(buf, &v))
+		return -1;
+	if (v && v < RATE_MIN_BYTES)
+		return -2;
+	*rate = v;
+	return 0;
+}
+
+int parse_seconds(const char *text, double min, double max, double *secs)
+{
+	const char *p = text;
+	int digits = 0, dots = 0;
+	char *end;
+	double v;
+
+	if (!text)
+		return -1;
+	for (; *p; p++) {
+		if (isdigit((unsigned char)*p))
+			digits++;
+		else if (*p == '.' && !dots)
+			dots++;
+		else
+			return -1;
+	}
+	/* "1." is refused as in parse_size(); ".5" is fine. */
+	if (!digits || (dots && text[strlen(text) - 1] == '.'))
+		return -1;
+	errno = 0;
+	v = strtod(text, &end);
+	if (errno || *end || !(v >= min && v <= max))
+		return -1;
+	*secs = v;
 	return 0;
 }
 
@@ -141,5 +202,25 @@ const char *format_size_long(uint64_t bytes, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%s (%" PRIu64 " bytes)",
 			 format_size_short(bytes, s, sizeof(s)), bytes);
+	return buf;
+}
+
+const char *format_rate_short(uint64_t rate, char *buf, size_t len)
+{
+	char s[32];
+
+	snprintf(buf, len, "%s/s", format_size_short(rate, s, sizeof(s)));
+	return buf;
+}
+
+const char *format_rate_long(uint64_t rate, char *buf, size_t len)
+{
+	char s[32];
+
+	if (rate < 1024)
+		snprintf(buf, len, "%" PRIu64 " bytes/s", rate);
+	else
+		snprintf(buf, len, "%s/s (%" PRIu64 " bytes/s)",
+			 format_size_short(rate, s, sizeof(s)), rate);
 	return buf;
 }

@@ -21,10 +21,31 @@ int usage_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /*
- * Parse "512", "64K", "200M", "1.5G", "2T" (IEC: K = 1024) into bytes.
- * Returns 0, or -1 on malformed input or overflow.
+ * Parse "512", "64K", "200M", "1.5G", "2T" into bytes. Units follow lvm2's
+ * size arguments: a single unit letter, in either case, is binary (k = K =
+ * 1024, m = M = 1024^2, ... E), as is <letter>iB ("64KiB"). A unit letter
+ * followed by B is decimal (SI): "200MB" = 200 * 10^6, "64kB" = 64000. A
+ * bare "B" means bytes. Returns 0, or -1 on malformed input or overflow
+ * (*bytes is then untouched).
  */
 int parse_size(const char *text, uint64_t *bytes);
+
+/* Smallest background copy limit accepted (0 = unlimited aside). */
+#define RATE_MIN_BYTES	(64ULL * 1024)
+
+/*
+ * A rate in bytes per second: a size as parse_size() takes it, optionally
+ * followed by "/s" ("200M", "200M/s", "100MB/s"); 0 = unlimited. Returns
+ * 0, -1 when malformed or overflowing, -2 when not 0 and below
+ * RATE_MIN_BYTES (*rate untouched on error).
+ */
+int parse_rate(const char *text, uint64_t *rate);
+
+/*
+ * Seconds as a plain decimal ("5", "0.5", ".5"): no sign, exponent, hex,
+ * nan or inf. -1 unless @min <= value <= @max (*secs untouched).
+ */
+int parse_seconds(const char *text, double min, double max, double *secs);
 
 /* Parse a plain unsigned decimal integer; -1 on garbage or overflow. */
 int parse_u64(const char *text, uint64_t *value);
@@ -33,5 +54,9 @@ int parse_u64(const char *text, uint64_t *value);
 const char *format_size_long(uint64_t bytes, char *buf, size_t len);
 /* "1.46 GiB" */
 const char *format_size_short(uint64_t bytes, char *buf, size_t len);
+/* "4 MiB/s" */
+const char *format_rate_short(uint64_t rate, char *buf, size_t len);
+/* "4 MiB/s (4194304 bytes/s)"; plain "512 bytes/s" below 1 KiB/s. */
+const char *format_rate_long(uint64_t rate, char *buf, size_t len);
 
 #endif /* COWBACKUP_UTIL_H */

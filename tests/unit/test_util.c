@@ -23,8 +23,8 @@ TEST(parse_size_accepts)
 		uint64_t bytes;
 	} cases[] = {
 		{ "0", 0 }, { "512", 512 }, { "007", 7 },
-		{ "64K", 64 * KiB }, { "64k", 64 * KiB }, { "64KB", 64 * KiB },
-		{ "64KiB", 64 * KiB }, { "64kib", 64 * KiB }, { "64kb", 64 * KiB },
+		{ "64K", 64 * KiB }, { "64k", 64 * KiB },
+		{ "64KiB", 64 * KiB }, { "64kib", 64 * KiB },
 		{ "200M", 200 * MiB }, { "1.5G", 1536 * MiB }, { "2T", 2 * TiB },
 		{ "3P", 3 * PiB }, { "15E", 15 * EiB }, { "1B", 1 },
 		{ "0.5K", 512 }, { "1.25M", 1280 * KiB }, { "1.5", 1 },
@@ -48,7 +48,8 @@ TEST(parse_size_rejects)
 		"", "K", ".5K", "1.", "1.K", "-1", "+1", " 1", "1 ", "1 K",
 		"1X", "1Ki", "1KiBs", "1Bib", "1KK", "0x10", "1e3", "1,5G",
 		"16E", "18446744073709551616", "99999999999999999999999",
-		"17179869184G", "1.5.5",
+		"17179869184G", "1.5.5", "nan", "inf", "1KBB", "1iB", "M",
+		"1MiBs", "1 MB", "1Mi B",
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -60,6 +61,110 @@ TEST(parse_size_rejects)
 		ASSERT_EQ(777, v);	/* untouched on error */
 	}
 	ASSERT_EQ(-1, parse_size(NULL, &(uint64_t){ 0 }));
+}
+
+/*
+ * Issue 11: a suffix ending in B after the unit letter is decimal (SI):
+ * 200MB is 200 * 10^6 bytes, never silently 200 MiB. A single letter (any
+ * case) or <letter>iB stays binary, as lvm2's size arguments are.
+ */
+TEST(parse_size_si_suffixes_are_decimal)
+{
+	static const struct {
+		const char *text;
+		uint64_t bytes;
+	} cases[] = {
+		{ "200MB", 200000000ULL }, { "200mb", 200000000ULL },
+		{ "200mB", 200000000ULL }, { "64KB", 64000 }, { "64kB", 64000 },
+		{ "64kb", 64000 }, { "1GB", 1000000000ULL },
+		{ "1.5GB", 1500000000ULL }, { "2TB", 2000000000000ULL },
+		{ "1PB", 1000000000000000ULL }, { "18EB", 18000000000000000000ULL },
+		{ "200M", 200 * MiB }, { "200m", 200 * MiB },
+		{ "200MiB", 200 * MiB }, { "200mib", 200 * MiB },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint64_t v = 12345;
+
+		if (parse_size(cases[i].text, &v) || v != cases[i].bytes)
+			TH_LOG("\"%s\" -> %" PRIu64, cases[i].text, v);
+		ASSERT_EQ(0, parse_size(cases[i].text, &v));
+		ASSERT_EQ(cases[i].bytes, v);
+	}
+	ASSERT_EQ(-1, parse_size("19EB", &(uint64_t){ 0 }));	/* > 2^64 */
+}
+
+/* Rates: a size, optionally followed by "/s"; 0 = unlimited. */
+TEST(parse_rate_units_and_minimum)
+{
+	uint64_t v = 9;
+
+	ASSERT_EQ(0, parse_rate("200M", &v));
+	ASSERT_EQ(200 * MiB, v);
+	ASSERT_EQ(0, parse_rate("200M/s", &v));
+	ASSERT_EQ(200 * MiB, v);
+	ASSERT_EQ(0, parse_rate("4MiB/s", &v));
+	ASSERT_EQ(4 * MiB, v);
+	ASSERT_EQ(0, parse_rate("100MB/s", &v));
+	ASSERT_EQ(100000000ULL, v);
+	ASSERT_EQ(0, parse_rate("0", &v));
+	ASSERT_EQ(0, v);
+	ASSERT_EQ(0, parse_rate("64K", &v));
+	ASSERT_EQ(RATE_MIN_BYTES, v);
+	v = 9;
+	/* Below the minimum: refused, value untouched. */
+	ASSERT_EQ(-2, parse_rate("1", &v));
+	ASSERT_EQ(-2, parse_rate("65535", &v));
+	ASSERT_EQ(-2, parse_rate("1K/s", &v));
+	ASSERT_EQ(-1, parse_rate("fast", &v));
+	ASSERT_EQ(-1, parse_rate("-5M", &v));
+	ASSERT_EQ(-1, parse_rate("200M/", &v));
+	ASSERT_EQ(-1, parse_rate("200M/h", &v));
+	ASSERT_EQ(-1, parse_rate("/s", &v));
+	ASSERT_EQ(-1, parse_rate("99999999999999999999999", &v));
+	ASSERT_EQ(-1, parse_rate("nan", &v));
+	ASSERT_EQ(-1, parse_rate(NULL, &v));
+	ASSERT_EQ(9, v);
+}
+
+/* Seconds: plain decimal only; no nan, inf, sign, exponent or hex. */
+TEST(parse_seconds_strict)
+{
+	static const char *const bad[] = {
+		"nan", "NaN", "inf", "-inf", "infinity", "-1", "+1", "0x10",
+		"1e3", "1e-1", "", " 1", "1 ", "1s", ".", "1.", ".5.", "5..",
+		"1,5", "0", "0.01", "3601", "1e999", "99999999999999999999999",
+	};
+	double v = 7;
+
+	ASSERT_EQ(0, parse_seconds("5", 0.1, 3600, &v));
+	ASSERT_EQ(5.0, v);
+	ASSERT_EQ(0, parse_seconds("0.1", 0.1, 3600, &v));
+	ASSERT_EQ(0, parse_seconds(".5", 0.1, 3600, &v));
+	ASSERT_EQ(0.5, v);
+	ASSERT_EQ(0, parse_seconds("3600", 0.1, 3600, &v));
+	ASSERT_EQ(3600.0, v);
+	v = 7;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (parse_seconds(bad[i], 0.1, 3600, &v) != -1)
+			TH_LOG("\"%s\" accepted as %g", bad[i], v);
+		ASSERT_EQ(-1, parse_seconds(bad[i], 0.1, 3600, &v));
+		ASSERT_EQ(7.0, v);
+	}
+	ASSERT_EQ(-1, parse_seconds(NULL, 0.1, 3600, &v));
+}
+
+TEST(format_rate_human)
+{
+	char buf[64];
+
+	ASSERT_STREQ("4 MiB/s", format_rate_short(4 * MiB, buf, sizeof(buf)));
+	ASSERT_STREQ("200 MiB/s",
+		     format_rate_short(200 * MiB, buf, sizeof(buf)));
+	ASSERT_STREQ("512 bytes/s", format_rate_short(512, buf, sizeof(buf)));
+	ASSERT_STREQ("4 MiB/s (4194304 bytes/s)",
+		     format_rate_long(4 * MiB, buf, sizeof(buf)));
+	ASSERT_STREQ("512 bytes/s", format_rate_long(512, buf, sizeof(buf)));
 }
 
 TEST(parse_u64_strict)
