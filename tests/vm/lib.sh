@@ -5,8 +5,9 @@
 # shellcheck shell=bash
 
 REPO=${REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)}
+# COWBACKUP_CTL runs the tests against another binary (e.g. an old build).
 # shellcheck disable=SC2034 # used by the tests
-CTL=$REPO/userspace/cowbackup-ctl
+CTL=${COWBACKUP_CTL:-$REPO/userspace/cowbackup-ctl}
 # Timeouts given to the helpers are scaled like the bench's (x4 under TCG).
 SCALE=${COWBACKUP_VM_TIMEOUT_SCALE:-1}
 
