@@ -43,6 +43,7 @@
 
 #include "blockdev.h"
 #include "job.h"
+#include "marker.h"
 #include "recover.h"
 #include "safety.h"
 #include "steps.h"
@@ -435,7 +436,7 @@ int job_start(const char *source, const char *target,
 {
 	struct dm_table_lines orig = { 0 };
 	char uuid[DMUUID_MAX], size[64];
-	struct blockdev src, tgt;
+	struct blockdev src, tgt, staged;
 	/* Stays paused until the skips are in, or the user resumes. */
 	bool paused = req->paused || req->have_map;
 	bool read_only = false;
@@ -473,12 +474,20 @@ int job_start(const char *source, const char *target,
 		dm_table_free(&orig);
 		return EXIT_FAIL;
 	}
+	/* Incomplete-backup marker (marker.c): the job writes to staged. */
+	if (marker_begin(job_name, &tgt, src.size_bytes / 512, &fd, &staged)) {
+		if (fd >= 0)
+			close(fd);
+		dm_table_free(&orig);
+		return EXIT_FAIL;
+	}
+	/* End of the marker step. */
 
 	critical_enter(&crit, src.is_dm ? src.dm_name : NULL, src.dm_uuid);
 	if (src.is_dm)
-		r = start_in_place(&src, &tgt, req, &orig, read_only, fd);
+		r = start_in_place(&src, &staged, req, &orig, read_only, fd);
 	else
-		r = start_stacked(job_name, uuid, &src, &tgt, req, paused, fd);
+		r = start_stacked(job_name, uuid, &src, &staged, req, paused, fd);
 	dm_table_free(&orig);
 	if (r)
 		goto fail;
@@ -524,6 +533,7 @@ int job_start(const char *source, const char *target,
 	return EXIT_OK;
 fail:
 	critical_leave(&crit);
+	marker_cleanup(job_name);	/* the staging device, if unused */
 	return EXIT_FAIL;
 }
 
@@ -661,8 +671,10 @@ int job_finish(const char *arg, bool force, char *result, size_t len)
 	/* A killed finish is completed by recovery; a killed start undone. */
 	if (!strchr(arg, '/') && job_recover(false, false, arg) < 0)
 		return EXIT_FAIL;
-	if (job_find(arg, &job))
+	if (job_find(arg, &job)) {
+		marker_cleanup(arg);	/* left by a recovered job */
 		return EXIT_FAIL;
+	}
 	if (!job_state_final(job.st.state)) {
 		if (!force) {
 			err_msg("%s: the job is still %s (%.1f%%); cancel it first or use 'finish --force'",
@@ -678,6 +690,9 @@ int job_finish(const char *arg, bool force, char *result, size_t len)
 	}
 	if (result)
 		snprintf(result, len, "%s", job.st.state);
+	/* A completed job's target gets its first and last MiB (marker.c). */
+	if (marker_complete(&job))
+		return EXIT_FAIL;
 
 	critical_enter(&crit, job.kind == JOB_IN_PLACE ? job.name : NULL,
 		       job.visible.uuid);
@@ -688,6 +703,7 @@ int job_finish(const char *arg, bool force, char *result, size_t len)
 	critical_leave(&crit);
 	if (r)
 		return EXIT_FAIL;
+	marker_cleanup(job.name);
 
 	if (job.kind == JOB_IN_PLACE)
 		printf("%s: job finished (%s), original table restored\n",

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "job_extents.h"
+#include "marker.h"
 #include "uapi/dm-cowbackup.h"
 #include "util.h"
 
@@ -206,8 +207,21 @@ static int load_job_device(const char *dev, struct job *job)
 		devno_path(job->src_major, job->src_minor, job->source_path,
 			   sizeof(job->source_path));
 	}
-	devno_path(job->tgt_major, job->tgt_minor, job->target_path,
-		   sizeof(job->target_path));
+	devno_path(job->tgt_major, job->tgt_minor, job->target_data_path,
+		   sizeof(job->target_data_path));
+	snprintf(job->target_path, sizeof(job->target_path), "%s",
+		 job->target_data_path);
+	{
+		uint32_t ma, mi;
+
+		/* The job writes through the staging device (marker.h). */
+		if (marker_staging_target(job->tgt_major, job->tgt_minor,
+					  &ma, &mi)) {
+			job->staged = true;
+			devno_path(ma, mi, job->target_path,
+				   sizeof(job->target_path));
+		}
+	}
 	find_view(job);
 	r = 0;
 out:
@@ -370,6 +384,18 @@ bool job_state_final(const char *state)
 	       !strcmp(state, COWBACKUP_STATE_FAILED);
 }
 
+const char *job_state_shown(const struct job *job)
+{
+	return job->detached ? "detached" : job->st.state;
+}
+
+const char *job_backup_state(const struct job *job)
+{
+	return !job->detached &&
+	       !strcmp(job->st.state, COWBACKUP_STATE_COMPLETED) ?
+	       "ready" : "incomplete";
+}
+
 uint64_t job_settled_bytes(const struct job *job)
 {
 	uint64_t bytes = job->st.settled * job->st.cluster_sectors * 512;
@@ -467,8 +493,10 @@ int job_get_extents(const char *name, struct job_extents *je)
 		return -1;
 	snprintf(je->state, sizeof(je->state), "%s", job.st.state);
 	snprintf(je->sync, sizeof(je->sync), "%s", job.st.sync);
+	/* The staging device holds the first and last MiB until finish. */
 	snprintf(je->target_path, sizeof(je->target_path), "%s",
-		 job.target_path);
+		 job.target_data_path);
+	je->detached = job.detached;
 	je->cluster_bytes = job.st.cluster_sectors * 512;
 	je->size_bytes = job.sectors * 512;
 	je->nclusters = job.st.total;

@@ -70,7 +70,13 @@ struct job {
 	uint32_t tgt_major, tgt_minor;
 	char device_path[PATH_MAX];	/* /dev/mapper/<name> */
 	char source_path[PATH_MAX];	/* what is backed up */
-	char target_path[PATH_MAX];
+	char target_path[PATH_MAX];	/* the backup device itself */
+	/*
+	 * What the job writes to: target_path, or the staging device that
+	 * keeps the target's first and last MiB apart until finish (marker.h).
+	 */
+	char target_data_path[PATH_MAX];
+	bool staged;
 	char hidden[DMNAME_MAX];	/* in place: the original-table device */
 	/*
 	 * In place: the visible device no longer routes through the job
@@ -123,6 +129,13 @@ int job_find(const char *arg, struct job *job);
 int job_list(struct job **jobs, size_t *count);
 
 bool job_state_final(const char *state);
+/*
+ * The state users see: the kernel's, or "detached" for a job whose
+ * device no longer routes through it (a failed backup).
+ */
+const char *job_state_shown(const struct job *job);
+/* "incomplete", or "ready" for a completed job 'finish' makes whole. */
+const char *job_backup_state(const struct job *job);
 uint64_t job_settled_bytes(const struct job *job);
 double job_percent(const struct job *job);
 

@@ -16,6 +16,7 @@
 #include "insert.h"
 #include "job.h"
 #include "json.h"
+#include "marker.h"
 #include "progress.h"
 #include "recover.h"
 #include "image/topmap.h"
@@ -292,7 +293,9 @@ static void job_json(struct json *j, const struct job *job)
 {
 	json_object_begin(j, NULL);
 	json_str(j, "name", job->name);
-	json_str(j, "state", job->st.state);
+	/* A detached job is a failed backup, whatever the kernel says. */
+	json_str(j, "state", job->detached ? COWBACKUP_STATE_FAILED :
+		 job->st.state);
 	json_str(j, "sync", job->st.sync);
 	json_u64(j, "cluster_size", job->st.cluster_sectors * 512);
 	json_u64(j, "settled_clusters", job->st.settled);
@@ -322,6 +325,8 @@ static void job_json(struct json *j, const struct job *job)
 		json_null(j, "hidden");
 	json_bool(j, "suspended", job->visible.suspended);
 	json_bool(j, "detached", job->detached);
+	json_str(j, "kernel_state", job->st.state);
+	json_str(j, "backup", job_backup_state(job));
 	json_object_end(j);
 }
 
@@ -354,11 +359,15 @@ static void job_print(const struct job *job)
 	printf("Source:            %s\n", job->source_path);
 	printf("Target:            %s\n", job->target_path);
 	printf("View:              %s\n", job->view[0] ? job->view_path : "none");
-	printf("State:             %s%s\n", job->st.state,
+	printf("State:             %s%s\n", job->detached ?
+	       "failed (detached)" : job->st.state,
 	       job->visible.suspended ? " (device suspended)" : "");
 	if (job->detached)
-		printf("Warning:           %s no longer routes through the job (its table was replaced, e.g. by lvextend or lvchange --refresh); the backup is incomplete, run 'cowbackup-ctl recover'\n",
-		       job->name);
+		printf("Warning:           %s no longer routes through the job (its table was replaced, e.g. by lvextend, lvrename, lvcreate -s or lvchange --refresh); the backup failed and the target stays marked incomplete; run 'cowbackup-ctl finish %s'\n",
+		       job->name, job->name);
+	printf("Backup:            %s\n", !strcmp(job_backup_state(job), "ready") ?
+	       "ready: 'finish' makes the target a complete backup" :
+	       "incomplete (the target is marked incomplete)");
 	printf("Sync:              %s\n", job->st.sync);
 	printf("Cluster size:      %s\n",
 	       format_size_long(job->st.cluster_sectors * 512, a, sizeof(a)));
@@ -377,6 +386,24 @@ static void job_print(const struct job *job)
 		       format_rate_long(job->st.speed, a, sizeof(a)));
 	else
 		printf("Speed limit:       unlimited\n");
+}
+
+/*
+ * A detached job is a failed backup: one error line each, and exit 1.
+ */
+static int detached_fail(const struct job *jobs, size_t n)
+{
+	int r = EXIT_OK;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!jobs[i].detached)
+			continue;
+		err_msg("%s: backup failed: the job was detached (the device's table was replaced, e.g. by lvextend, lvrename, lvcreate -s or lvchange --refresh); %s stays marked incomplete; run 'cowbackup-ctl finish %s'",
+			jobs[i].name, jobs[i].target_path, jobs[i].name);
+		r = EXIT_FAIL;
+	}
+	return r;
 }
 
 static const char status_help[] =
@@ -415,7 +442,7 @@ int cmd_status(int argc, char **argv)
 		} else {
 			job_print(&job);
 		}
-		return EXIT_OK;
+		return detached_fail(&job, 1);
 	}
 	if (job_list(&jobs, &n)) {
 		err_msg("cannot list dm devices: %s", dm_last_error());
@@ -430,8 +457,9 @@ int cmd_status(int argc, char **argv)
 			putchar('\n');
 		job_print(&jobs[i]);
 	}
+	r = detached_fail(jobs, n);
 	free(jobs);
-	return EXIT_OK;
+	return r;
 }
 
 static const char list_help[] =
@@ -463,16 +491,18 @@ int cmd_list(int argc, char **argv)
 	} else if (!n) {
 		printf("no cowbackup jobs\n");
 	} else {
-		printf("%-24s %-10s %-5s %7s  %s\n", "JOB", "STATE", "SYNC",
-		       "DONE", "SOURCE -> TARGET");
+		printf("%-24s %-10s %-5s %7s  %-10s  %s\n", "JOB", "STATE",
+		       "SYNC", "DONE", "BACKUP", "SOURCE -> TARGET");
 		for (i = 0; i < n; i++)
-			printf("%-24s %-10s %-5s %6.1f%%  %s -> %s\n",
-			       jobs[i].name, jobs[i].st.state, jobs[i].st.sync,
-			       job_percent(&jobs[i]), jobs[i].source_path,
+			printf("%-24s %-10s %-5s %6.1f%%  %-10s  %s -> %s\n",
+			       jobs[i].name, job_state_shown(&jobs[i]),
+			       jobs[i].st.sync, job_percent(&jobs[i]),
+			       job_backup_state(&jobs[i]), jobs[i].source_path,
 			       jobs[i].target_path);
 	}
+	r = detached_fail(jobs, n);
 	free(jobs);
-	return EXIT_OK;
+	return r;
 }
 
 /*------------------------------------------------------------------*/
@@ -545,6 +575,8 @@ int cmd_wait(int argc, char **argv)
 	recover_hint();
 	if (job_find(argv[optind], &job))
 		return EXIT_FAIL;
+	if (job.detached)
+		return detached_fail(&job, 1);
 	catch_stop_signals();
 	progress_init(&p, stdout, interval, quiet);
 	if (progress_watch(job.name, &p, &stop_requested, &job))
@@ -553,6 +585,10 @@ int cmd_wait(int argc, char **argv)
 		err_msg("%s: interrupted; the job goes on", job.name);
 		return EXIT_FAIL;
 	}
+	/* The watch ends on a final state: was every write seen? */
+	job_load(job.name, &job);
+	if (job.detached)
+		return detached_fail(&job, 1);
 	if (strcmp(job.st.state, COWBACKUP_STATE_COMPLETED)) {
 		err_msg("%s: job %s%s", job.name, job.st.state,
 			!strcmp(job.st.state, COWBACKUP_STATE_FAILED) ?
@@ -592,6 +628,23 @@ static int backup_interrupted(const struct job *job, const char *target)
 		return EXIT_FAIL;
 	err_msg("%s: backup interrupted: job cancelled and finished; %s holds an incomplete backup",
 		job->name, target);
+	return EXIT_FAIL;
+}
+
+/*
+ * The device's table was replaced behind the job: a failed backup. Take
+ * the job's devices down (recovery knows how) and leave the target
+ * marked incomplete.
+ */
+static int backup_detached(const struct job *job, const char *target)
+{
+	detached_fail(job, 1);
+	if (job_recover(false, true, job->name) < 0)
+		err_msg("%s: could not remove the job's devices; run 'cowbackup-ctl recover'",
+			job->name);
+	marker_cleanup(job->name);
+	err_msg("%s: backup failed; %s holds an incomplete backup", job->name,
+		target);
 	return EXIT_FAIL;
 }
 
@@ -651,6 +704,8 @@ int cmd_backup(int argc, char **argv)
 		return EXIT_FAIL;
 	if (stop_requested)
 		return backup_interrupted(&job, target);
+	if (!job_load(name, &job) && job.detached)
+		return backup_detached(&job, target);
 
 	if (job_finish(name, true, NULL, 0))
 		return EXIT_FAIL;
@@ -773,6 +828,7 @@ static const char finish_help[] =
 
 int cmd_finish(int argc, char **argv)
 {
+	struct job job;
 	bool force = false;
 	int r;
 
@@ -782,6 +838,21 @@ int cmd_finish(int argc, char **argv)
 	if (argc - optind != 1)
 		return usage_error("finish", "need JOB");
 	setup();
+	/*
+	 * A detached job (its device's table replaced, e.g. by lvextend):
+	 * the device no longer routes through it, so there is no table to
+	 * swap back; recovery removes the job's devices. The target stays
+	 * marked incomplete.
+	 */
+	if (!strchr(argv[optind], '/') &&
+	    job_load(argv[optind], &job) == 0 && job.detached) {
+		if (job_recover(false, false, job.name) < 0)
+			return EXIT_FAIL;
+		marker_cleanup(job.name);
+		printf("%s: job finished (failed: detached); %s holds an incomplete backup and stays marked so\n",
+		       job.name, job.target_path);
+		return EXIT_OK;
+	}
 	return job_finish(argv[optind], force, NULL, 0);
 }
 

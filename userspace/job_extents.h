@@ -7,6 +7,7 @@
 #define COWBACKUP_JOB_EXTENTS_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,7 @@ struct job_extents {
 	char state[16];			/* "running", "completed", ... */
 	char sync[8];			/* "full", "top", "none" */
 	char target_path[PATH_MAX];	/* block device holding the copies */
+	bool detached;			/* the job no longer saw every write */
 	uint64_t cluster_bytes;
 	uint64_t size_bytes;		/* source / image size */
 	uint64_t nclusters;

@@ -31,6 +31,7 @@
 #include "commands.h"
 #include "image/export.h"
 #include "image/image.h"
+#include "image/incomplete.h"
 #include "image/vmdk.h"
 #include "job_extents.h"
 #include "util.h"
@@ -99,7 +100,8 @@ static void export_usage(FILE *out)
 		"                          VMDK adapter type (default ide)\n"
 		"  --all                   JOB is a device or file holding a\n"
 		"                          completed full backup: export all of it\n"
-		"  --force                 replace an existing OUTPUT\n"
+		"  --force                 replace an existing OUTPUT; export an\n"
+		"                          incomplete backup\n"
 		"  --help                  show this help\n");
 }
 
@@ -230,10 +232,12 @@ static int open_device(struct source *s)
 	return 0;
 }
 
-static int open_source_all(struct source *s, const char *path)
+static int open_source_all(struct source *s, const char *path, bool force)
 {
 	s->path = path;
 	if (open_device(s))
+		return -1;
+	if (incomplete_refuse(path, s->fd, force, "export"))
 		return -1;
 	if (!s->size) {
 		err_msg("%s: empty, nothing to export", path);
@@ -247,7 +251,7 @@ static int open_source_all(struct source *s, const char *path)
 	return 0;
 }
 
-static int check_job(struct source *s, const char *job)
+static int check_job(struct source *s, const char *job, bool force)
 {
 	const struct job_extents *je = &s->je;
 	uint64_t end = 0, limit;
@@ -272,7 +276,27 @@ static int check_job(struct source *s, const char *job)
 		}
 		end = x->start + x->len;
 	}
-	if (!strcmp(je->state, "failed") || !strcmp(je->state, "cancelled"))
+	/*
+	 * A full or top job's backup is incomplete until it completed with
+	 * every write seen; sync=none is by design the copied clusters over
+	 * a backing image.
+	 */
+	if (je->detached && !force) {
+		err_msg("%s: incomplete backup: the job was detached (its device's table was replaced); refusing to export it without --force",
+			job);
+		return -1;
+	}
+	if (strcmp(je->state, "completed") && strcmp(je->sync, "none") &&
+	    !force) {
+		err_msg("%s: incomplete backup: the job is %s; refusing to export it without --force",
+			job, je->state);
+		return -1;
+	}
+	if (je->detached)
+		fprintf(stderr, "cowbackup-ctl: %s: warning: job was detached; "
+			"exporting the clusters it copied\n", job);
+	else if (!strcmp(je->state, "failed") ||
+		 !strcmp(je->state, "cancelled"))
 		fprintf(stderr, "cowbackup-ctl: %s: warning: job is %s; "
 			"exporting the clusters it copied\n", job, je->state);
 	else if (!strcmp(je->state, "running") && strcmp(je->sync, "none"))
@@ -282,12 +306,12 @@ static int check_job(struct source *s, const char *job)
 	return 0;
 }
 
-static int open_source_job(struct source *s, const char *job)
+static int open_source_job(struct source *s, const char *job, bool force)
 {
 	if (job_get_extents(job, &s->je))
 		return -1;
 	s->have_je = true;
-	if (check_job(s, job))
+	if (check_job(s, job, force))
 		return -1;
 	s->path = s->je.target_path;
 	if (open_device(s))
@@ -641,7 +665,8 @@ int cmd_export(int argc, char **argv)
 	ret = parse_args(argc, argv, &o);
 	if (ret)
 		return ret == 1 ? EXIT_OK : ret;
-	ret = o.all ? open_source_all(&s, o.job) : open_source_job(&s, o.job);
+	ret = o.all ? open_source_all(&s, o.job, o.force) :
+		      open_source_job(&s, o.job, o.force);
 	if (ret) {
 		close_source(&s);
 		return EXIT_FAIL;

@@ -8,9 +8,16 @@
 int image_json_args(int argc, char **argv, const char *cmd,
 		    void (*usage)(FILE *out), bool *json)
 {
+	return image_json_force_args(argc, argv, cmd, usage, json, NULL);
+}
+
+int image_json_force_args(int argc, char **argv, const char *cmd,
+			  void (*usage)(FILE *out), bool *json, bool *force)
+{
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "force", no_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -21,6 +28,12 @@ int image_json_args(int argc, char **argv, const char *cmd,
 		switch (c) {
 		case 'j':
 			*json = true;
+			break;
+		case 'f':
+			if (!force)
+				return usage_error(cmd, "unknown option '%s'",
+						   argv[optind - 1]);
+			*force = true;
 			break;
 		case 'h':
 			usage(stdout);

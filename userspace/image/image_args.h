@@ -13,5 +13,8 @@
  */
 int image_json_args(int argc, char **argv, const char *cmd,
 		    void (*usage)(FILE *out), bool *json);
+/* The same, also taking --force (info: show an incomplete backup). */
+int image_json_force_args(int argc, char **argv, const char *cmd,
+			  void (*usage)(FILE *out), bool *json, bool *force);
 
 #endif /* COWBACKUP_IMAGE_ARGS_H */

@@ -15,6 +15,7 @@
 #include "commands.h"
 #include "image/image.h"
 #include "image/image_args.h"
+#include "image/incomplete.h"
 #include "image/qcow2.h"
 #include "image/raw.h"
 #include "image/vmdk.h"
@@ -32,6 +33,8 @@ static void info_usage(FILE *out)
 		"extent files named inside IMAGE are shown, never opened.\n"
 		"\n"
 		"  --json    print JSON with qemu-img's key names\n"
+		"  --force   show a backup target marked incomplete (the\n"
+		"            default refuses it)\n"
 		"  --help    show this help\n");
 }
 
@@ -335,14 +338,21 @@ static void print_json(const struct image *img, const char *path)
 int cmd_info(int argc, char **argv)
 {
 	struct image img;
-	bool json = false;
+	bool json = false, force = false;
 	int r;
 
-	r = image_json_args(argc, argv, "info", info_usage, &json);
+	r = image_json_force_args(argc, argv, "info", info_usage, &json,
+				  &force);
 	if (r >= 0)
 		return r;
 	if (image_open(&img, argv[optind]))
 		return EXIT_FAIL;
+	/* A backup target that was never completed and finished. */
+	if (img.format == IMG_RAW && img.src.fd >= 0 &&
+	    incomplete_refuse(argv[optind], img.src.fd, force, "show")) {
+		image_close(&img);
+		return EXIT_FAIL;
+	}
 	if (json)
 		print_json(&img, argv[optind]);
 	else
