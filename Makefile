@@ -4,11 +4,14 @@
 #   make deps       install the Debian packages everything needs (root)
 #   make check      host unit/image tests, style checks and guest tests
 #   make demo       back up a live mounted LVM volume inside a guest
-#   make install    install the module and cowbackup-ctl on this host
+#   make install    install the module, cowbackup-ctl and its udev rules
+#                   (DESTDIR, PREFIX, UDEVRULESDIR honoured)
 
 KDIR ?= $(shell scripts/kdir.sh)
 KVER := $(patsubst /lib/modules/%/build,%,$(KDIR))
 PREFIX ?= /usr/local
+# udev reads /usr/local/lib/udev/rules.d too (systemd >= 240).
+UDEVRULESDIR ?= $(PREFIX)/lib/udev/rules.d
 export KDIR
 
 .PHONY: all module userspace deps check check-host check-vm check-style \
@@ -55,6 +58,8 @@ install: all
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/kernel modules_install
 	depmod -a $(KVER)
 	install -D -m 0755 userspace/cowbackup-ctl $(DESTDIR)$(PREFIX)/sbin/cowbackup-ctl
+	install -D -m 0644 udev/60-cowbackup.rules $(DESTDIR)$(UDEVRULESDIR)/60-cowbackup.rules
+	@if [ -z "$(DESTDIR)" ] && command -v udevadm >/dev/null; then udevadm control --reload || true; fi
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR)/kernel clean

@@ -5,12 +5,18 @@
  */
 #include "dm.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libdevmapper.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sem.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 static char last_error[512];
 static int last_errno;
@@ -511,4 +517,111 @@ out:
 void dm_dev_path(const char *name, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s/%s", dm_dir(), name);
+}
+
+/*------------------------------------------------------------------*/
+/* udev: the target of a running job stays unprobed (60-cowbackup.rules) */
+
+static void uevent_change(uint32_t major, uint32_t minor)
+{
+	char path[96];
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/uevent", major,
+		 minor);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (write(fd, "change", 6) < 0) {
+		/* No uevent: the links change with the next one. */
+	}
+	close(fd);
+}
+
+int dm_udev_hide(uint32_t major, uint32_t minor, const char *job)
+{
+	char path[sizeof(DM_HIDE_DIR) + 32];
+	int fd, r = 0;
+
+	snprintf(path, sizeof(path), "%s/%u:%u", DM_HIDE_DIR, major, minor);
+	if ((mkdir("/run/cowbackup", 0755) && errno != EEXIST) ||
+	    (mkdir(DM_HIDE_DIR, 0755) && errno != EEXIST))
+		return -1;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	if (write(fd, job, strlen(job)) != (ssize_t)strlen(job))
+		r = -1;
+	close(fd);
+	uevent_change(major, minor);
+	return r;
+}
+
+void dm_udev_unhide(const char *job)
+{
+	char path[sizeof(DM_HIDE_DIR) + 300], owner[DMNAME_MAX];
+	struct dirent *d;
+	DIR *dir = opendir(DM_HIDE_DIR);
+	ssize_t n;
+	int fd;
+
+	if (!dir)
+		return;
+	while ((d = readdir(dir))) {
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", DM_HIDE_DIR, d->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		n = read(fd, owner, sizeof(owner) - 1);
+		close(fd);
+		owner[n > 0 ? n : 0] = '\0';
+		if (!strcmp(owner, job))
+			unlink(path);
+	}
+	closedir(dir);
+}
+
+/*------------------------------------------------------------------*/
+/* udev cookies left by killed runs */
+
+#define DM_COOKIE_KEY_PREFIX	0x0D4D	/* libdevmapper's DM_COOKIE_MAGIC */
+
+union cb_semun {
+	int val;
+	struct semid_ds *buf;
+	unsigned short *array;
+	struct seminfo *__buf;
+};
+
+int dm_udev_cleanup_cookies(void)
+{
+	const char *env = getenv("COWBACKUP_COOKIE_MIN_AGE");
+	long min_age = env ? strtol(env, NULL, 10) : 300;
+	time_t now = time(NULL);
+	struct seminfo si;
+	union cb_semun arg;
+	int i, max, removed = 0;
+
+	arg.__buf = &si;
+	max = semctl(0, 0, SEM_INFO, arg);
+	for (i = 0; i <= max; i++) {
+		struct semid_ds ds;
+		time_t last;
+		int id;
+
+		arg.buf = &ds;
+		id = semctl(i, 0, SEM_STAT, arg);
+		if (id < 0 ||
+		    ((uint32_t)ds.sem_perm.__key >> 16) != DM_COOKIE_KEY_PREFIX)
+			continue;
+		last = ds.sem_otime > ds.sem_ctime ? ds.sem_otime :
+		       ds.sem_ctime;
+		if (now - last < min_age)
+			continue;
+		if (semctl(id, 0, IPC_RMID) == 0)
+			removed++;
+	}
+	return removed;
 }

@@ -107,6 +107,30 @@ int dm_message(const char *name, const char *msg, char **reply);
  */
 int dm_wait_event(const char *name, uint32_t event_nr);
 
+/*
+ * udev: keep block device @major:@minor (a job's target) unprobed while
+ * job @job runs, through /run/cowbackup/hide/<major>:<minor> (holding the
+ * job name), which udev/60-cowbackup.rules tests. A "change" uevent makes
+ * udev drop its /dev/disk/by-uuid and by-label links at once. Without
+ * udev this changes nothing. Returns 0, or -1 with errno set.
+ */
+#define DM_HIDE_DIR	"/run/cowbackup/hide"
+int dm_udev_hide(uint32_t major, uint32_t minor, const char *job);
+/*
+ * Drop every mark of @job. No uevent: the target holds the source's
+ * filesystem UUID, and probing it now could hand it the source's links;
+ * the next uevent (e.g. after a new UUID) makes it visible again.
+ */
+void dm_udev_unhide(const char *job);
+
+/*
+ * Remove the udev cookies (SysV semaphores with libdevmapper's key
+ * prefix 0x0D4D) a killed run left behind: those untouched for
+ * COWBACKUP_COOKIE_MIN_AGE seconds (default 300; no udev event takes that
+ * long, a live waiter's cookie is never that old). Returns how many went.
+ */
+int dm_udev_cleanup_cookies(void);
+
 /* "/dev/mapper/<name>" */
 void dm_dev_path(const char *name, char *buf, size_t len);
 

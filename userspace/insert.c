@@ -233,7 +233,8 @@ static int start_in_place(const struct blockdev *src, const struct blockdev *tgt
 {
 	char hidden[DMNAME_MAX], huuid[DMUUID_MAX];
 	char cow[DMNAME_MAX], cuuid[DMUUID_MAX];
-	struct dm_table_lines cb = { 0 }, lin = { 0 };
+	struct dm_table_lines cb = { 0 }, lin = { 0 }, now = { 0 };
+	struct suspend_guard guard;
 	const char *x = src->dm_name;
 	struct dm_dev_info hi, ci;
 	uint64_t sectors = dm_table_sectors(orig);
@@ -279,23 +280,41 @@ static int start_in_place(const struct blockdev *src, const struct blockdev *tgt
 		goto out;
 	}
 	kill_point("start-table-loaded");
+	/* Killed while suspended: the guard rolls back to the old table. */
+	guard_start(&guard, x, true);
 	if (dm_suspend(x)) {
 		err_msg("%s: cannot suspend: %s", x, dm_last_error());
+		guard_stop(&guard);
 		undo_in_place(x, cow, hidden, true, false);
 		goto out;
 	}
 	kill_point("start-suspended");
+	/*
+	 * LVM cannot have changed the table (we hold its VG lock), but
+	 * anything else could have: the live table must still be the one
+	 * the job was built from, else the job would map a stale layout.
+	 */
+	if (dm_get_table(x, false, &now) || !dm_table_equal(&now, orig)) {
+		err_msg("%s: its table changed while the job was being set up (%" PRIu64 " sectors, now %" PRIu64 "); nothing done, try again",
+			x, sectors, dm_table_sectors(&now));
+		undo_in_place(x, cow, hidden, true, true);
+		guard_stop(&guard);
+		goto out;
+	}
 	if (dm_resume(x, DM_NODE_VISIBLE)) {
 		err_msg("%s: cannot resume with the new table: %s", x,
 			dm_last_error());
 		undo_in_place(x, cow, hidden, true, true);
+		guard_stop(&guard);
 		goto out;
 	}
+	guard_stop(&guard);
 	kill_point("start-resumed");
 	r = 0;
 out:
 	dm_table_free(&cb);
 	dm_table_free(&lin);
+	dm_table_free(&now);
 	return r;
 }
 
@@ -359,6 +378,30 @@ static int create_view(const struct job *job)
 			job->name, name, dm_last_error());
 	dm_table_free(&t);
 	return r;
+}
+
+/*
+ * When the job's target is itself a dm device (a staging device over the
+ * real target), the devices under it may hold parts of the source's
+ * filesystem too: keep them unprobed as well.
+ */
+static void hide_lower(const struct job *job)
+{
+	struct dm_table_lines t = { 0 };
+	struct dm_dev_info info;
+	uint32_t ma, mi;
+	size_t i;
+
+	dm_udev_hide(job->tgt_major, job->tgt_minor, job->name);
+	if (dm_get_info_by_devno(job->tgt_major, job->tgt_minor, &info) ||
+	    !info.exists || dm_get_table(info.name, false, &t))
+		return;
+	for (i = 0; i < t.count; i++)
+		if (!strcmp(t.lines[i].type, "linear") &&
+		    sscanf(t.lines[i].params, "%" SCNu32 ":%" SCNu32, &ma,
+			   &mi) == 2)
+			dm_udev_hide(ma, mi, job->name);
+	dm_table_free(&t);
 }
 
 /* Checks on a dm source; fills @orig with its live table. */
@@ -451,8 +494,6 @@ int job_start(const char *source, const char *target,
 		/* Finish what a killed run left on this device first. */
 		if (job_recover(false, false, job_name) < 0)
 			return EXIT_FAIL;
-		if (check_dm_source(&src, &orig, &read_only))
-			return EXIT_FAIL;
 	} else {
 		if (job_stacked_name(src.kname, job_name, DMNAME_MAX, uuid,
 				     sizeof(uuid))) {
@@ -469,11 +510,21 @@ int job_start(const char *source, const char *target,
 		if (check_plain_source(&src))
 			return EXIT_FAIL;
 	}
+
+	/*
+	 * LVM changes an LV (lvextend, lvreduce, lvconvert) only under its
+	 * VG lock. Take it first, then read the LV's size and table and check
+	 * the target against them, so the job never maps a stale table.
+	 */
+	critical_enter(&crit, src.is_dm ? src.dm_name : NULL, src.dm_uuid);
+	if (src.is_dm && (blockdev_resolve(source, &src) ||
+			  check_dm_source(&src, &orig, &read_only)))
+		goto fail;
 	fd = safety_check_target(&src, &tgt, req->force);
-	if (fd < 0) {
-		dm_table_free(&orig);
-		return EXIT_FAIL;
-	}
+	if (fd < 0)
+		goto fail;
+	/* udev must not probe the half-written target (60-cowbackup.rules). */
+	dm_udev_hide(tgt.major, tgt.minor, job_name);
 	/* Incomplete-backup marker (marker.c): the job writes to staged. */
 	if (marker_begin(job_name, &tgt, src.size_bytes / 512, &fd, &staged)) {
 		if (fd >= 0)
@@ -483,7 +534,6 @@ int job_start(const char *source, const char *target,
 	}
 	/* End of the marker step. */
 
-	critical_enter(&crit, src.is_dm ? src.dm_name : NULL, src.dm_uuid);
 	if (src.is_dm)
 		r = start_in_place(&src, &staged, req, &orig, read_only, fd);
 	else
@@ -495,6 +545,7 @@ int job_start(const char *source, const char *target,
 		err_msg("%s: the job vanished right after it started", job_name);
 		goto fail;
 	}
+	hide_lower(&job);
 	if (req->snapshot) {
 		if (create_view(&job)) {
 			critical_leave(&crit);
@@ -532,6 +583,8 @@ int job_start(const char *source, const char *target,
 		       job.view_path);
 	return EXIT_OK;
 fail:
+	dm_table_free(&orig);
+	dm_udev_unhide(job_name);
 	critical_leave(&crit);
 	marker_cleanup(job_name);	/* the staging device, if unused */
 	return EXIT_FAIL;
@@ -565,6 +618,7 @@ static int remove_view(const struct job *job, bool force)
 static int finish_in_place(const struct job *job)
 {
 	const char *x = job->name, *c = job->dev, *h = job->hidden;
+	struct suspend_guard guard;
 	struct dm_table_lines orig;
 	int r = -1;
 
@@ -584,8 +638,11 @@ static int finish_in_place(const struct job *job)
 		goto out;
 	}
 	kill_point("finish-table-loaded");
+	/* Killed while suspended: the guard makes the old table live. */
+	guard_start(&guard, x, false);
 	if (dm_suspend(x)) {
 		err_msg("%s: cannot suspend: %s", x, dm_last_error());
+		guard_stop(&guard);
 		dm_clear_inactive(x);
 		goto out;
 	}
@@ -593,8 +650,10 @@ static int finish_in_place(const struct job *job)
 	if (dm_resume(x, DM_NODE_VISIBLE)) {
 		err_msg("%s: cannot resume with the original table: %s; run 'cowbackup-ctl recover'",
 			x, dm_last_error());
+		guard_stop(&guard);
 		goto out;
 	}
+	guard_stop(&guard);
 	kill_point("finish-resumed");
 	if (dm_remove(c)) {
 		err_msg("%s: original table restored, but %s could not be removed: %s; run 'cowbackup-ctl recover'",
@@ -620,6 +679,7 @@ out:
 static int finish_stacked(const struct job *job, bool *left_linear)
 {
 	struct dm_table_lines lin = { 0 };
+	struct suspend_guard guard;
 	char params[64];
 	int r = -1;
 
@@ -642,8 +702,10 @@ static int finish_stacked(const struct job *job, bool *left_linear)
 		goto out;
 	}
 	kill_point("finish-table-loaded");
+	guard_start(&guard, job->name, false);
 	if (dm_suspend(job->name)) {
 		err_msg("%s: cannot suspend: %s", job->name, dm_last_error());
+		guard_stop(&guard);
 		dm_clear_inactive(job->name);
 		goto out;
 	}
@@ -651,8 +713,10 @@ static int finish_stacked(const struct job *job, bool *left_linear)
 	if (dm_resume(job->name, DM_NODE_VISIBLE)) {
 		err_msg("%s: cannot resume: %s; run 'cowbackup-ctl recover'",
 			job->name, dm_last_error());
+		guard_stop(&guard);
 		goto out;
 	}
+	guard_stop(&guard);
 	kill_point("finish-resumed");
 	*left_linear = true;
 	r = 0;
@@ -703,6 +767,7 @@ int job_finish(const char *arg, bool force, char *result, size_t len)
 	critical_leave(&crit);
 	if (r)
 		return EXIT_FAIL;
+	dm_udev_unhide(job.name);
 	marker_cleanup(job.name);
 
 	if (job.kind == JOB_IN_PLACE)

@@ -275,6 +275,8 @@ int job_recover(bool dry_run, bool quiet, const char *only)
 	char **names, **done;
 	int pass;
 
+	if (!dry_run && !only)
+		dm_udev_cleanup_cookies();	/* left by killed runs */
 	if (dm_list_names(&names, &n)) {
 		if (!quiet)
 			err_msg("recover: cannot list dm devices: %s",

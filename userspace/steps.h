@@ -8,6 +8,8 @@
 #define COWBACKUP_STEPS_H
 
 #include <signal.h>
+#include <stdbool.h>
+#include <sys/types.h>
 
 /*
  * The kill-injection hook for tests: COWBACKUP_CTL_KILL_AT=<step> makes
@@ -29,5 +31,24 @@ struct critical {
 void critical_enter(struct critical *c, const char *dm_name,
 		    const char *uuid);
 void critical_leave(struct critical *c);
+
+/*
+ * A bounded suspend window: a forked guard watches us while dm device
+ * @name is suspended. Should we die (SIGKILL, OOM) before guard_stop(),
+ * the guard resumes the device at once, so writers and a frozen
+ * filesystem never wait for someone to run 'recover'. With
+ * @drop_inactive it first drops the inactive table (a start rolls back
+ * to the original table); without, the loaded table goes live (a finish
+ * rolls forward). 'recover' then tidies up the job's devices as after a
+ * kill at that step.
+ */
+struct suspend_guard {
+	pid_t pid;
+	int fd;
+};
+
+void guard_start(struct suspend_guard *g, const char *name,
+		 bool drop_inactive);
+void guard_stop(struct suspend_guard *g);
 
 #endif /* COWBACKUP_STEPS_H */
