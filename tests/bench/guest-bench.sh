@@ -1,54 +1,126 @@
 #!/bin/bash
 # Guest side of `make bench` (started by tests/bench/run through
-# tests/vm/run --exec). Measures, on brd RAM disks and on virtio disks:
-#  - 4 KiB O_DIRECT write IOPS at QD1 and QD32 through a sync=full
-#    cowbackup job, for first writes to clusters (one 4 KiB write per
-#    64 KiB cluster of a paused job, so each needs a copy-out) and for
-#    writes to settled clusters (the same job afterwards: still
-#    intercepting, every cluster copied), against dm-linear on the same
-#    device with the same I/O pattern;
-#  - background copy throughput at speed 0 against dd between the devices;
+# tests/vm/run --exec). On brd RAM disks (and, shorter, on virtio disks):
+#  - first writes: one 4 KiB O_DIRECT write per cluster ("strided") through
+#    a fresh setup per repetition, at each cluster size of BENCH_CLUSTERS,
+#    QD1 and QD32, for dm-linear (no copy), a paused sync=full cowbackup
+#    job, dm-snapshot (snapshot-origin + persistent snapshot, COW on the
+#    target disk, chunk = cluster) and a dm-thin snapshot (pool data on the
+#    source and target disks, metadata on a third RAM disk; writes to the
+#    origin thin volume break sharing with a fresh snapshot); fio's IOPS
+#    and clat p50/p99 of each;
+#  - the physical bound of a first write: dm-linear 4 KiB write IOPS (the
+#    same strided pattern), the time per block of `dd bs=<cluster>
+#    iflag=direct oflag=direct` from source to target, and dd's bs=1M
+#    throughput;
+#  - settled writes (a live job whose clusters are all copied) against
+#    dm-linear: strided QD1/QD32, random QD1/QD32 and random with two fio
+#    jobs (the guest has two vCPUs);
+#  - background copy at speed 0 against dd, waited for with `dmsetup wait`
+#    on the event counter, and the throttle error over a 4 s window;
 #  - the cowbackup-snap view's read throughput against a plain read;
 #  - memory of a sync=none job before and after many random writes.
-# Prints "RESULT <devices> <metric> <value>" lines for the host side.
+# Every setup of one measurement runs alternately within each repetition.
 #
-# Environment: BENCH_RUNTIME (seconds per random-write run, default 5),
-# BENCH_NONE_WRITES (writes for the sync=none memory run, default 1000000),
-# BENCH_REPS (repetitions, median reported, default 3), BENCH_MB (device
-# size, default 512).
+# Output for the host side (tests/bench/report.py), on stdout:
+#   REP <devices> <key> <value>    one line per repetition; a value
+#                                  "@<file>" names fio's JSON output
+#                                  (in BENCH_FIODIR, default /tmp/bench-fio)
+#   INFO <devices> <key> <value>   constants of the run
+# and progress notes ("# ...") on stderr.
+#
+# Environment (defaults in brackets; BENCH_QUICK=1 gives a smoke test):
+# BENCH_REPS [5; quick 1], BENCH_MB device size [512; quick 96],
+# BENCH_CLUSTERS ["4k 64k 1m"], BENCH_VIRTIO_CLUSTERS [""; e.g. "64k" adds
+# first writes on the virtio disks], BENCH_FIRST_WRITES writes per first-write run, at
+# most one per cluster [2048; quick 512], BENCH_FIRST_MB at most this many
+# MiB copied per first-write run [128; quick 32], BENCH_RUNTIME seconds per
+# random run [3; quick 1], BENCH_NONE_WRITES [1000000; quick 20000].
 set -u
+export LC_ALL=C
 
-RUNTIME=${BENCH_RUNTIME:-5}
-NONE_WRITES=${BENCH_NONE_WRITES:-1000000}
-REPS=${BENCH_REPS:-3}
-MB=${BENCH_MB:-512}
+QUICK=${BENCH_QUICK:-0}
+if [ "$QUICK" = 1 ]; then
+	q_reps=1 q_mb=96 q_fw=512 q_fmb=32 q_rt=1 q_none=20000
+else
+	q_reps=5 q_mb=512 q_fw=2048 q_fmb=128 q_rt=3 q_none=1000000
+fi
+REPS=${BENCH_REPS:-$q_reps}
+MB=${BENCH_MB:-$q_mb}
+FIRST_WRITES=${BENCH_FIRST_WRITES:-$q_fw}
+FIRST_MB=${BENCH_FIRST_MB:-$q_fmb}
+RUNTIME=${BENCH_RUNTIME:-$q_rt}
+NONE_WRITES=${BENCH_NONE_WRITES:-$q_none}
+CLUSTERS=${BENCH_CLUSTERS:-4k 64k 1m}
+VIRTIO_CLUSTERS=${BENCH_VIRTIO_CLUSTERS-}
+FIODIR=${BENCH_FIODIR:-/tmp/bench-fio}
 read -r -a D <<<"${COWBACKUP_DISKS:-}"
 
-log() { echo "# $*" >&2; }
-result() { echo "RESULT $*"; }
+log() { echo "# [${SECONDS}s] $*" >&2; }
+# fd 3 is stdout, so REP lines printed inside $(...) still reach the host.
+exec 3>&1
+rep() { echo "REP $*" >&3; }
+info() { echo "INFO $*" >&3; }
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
-median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 mbps() { awk -v s="$1" -v t="$2" 'BEGIN { printf "%.0f", s * 512 / t / 1e6 }'; }
 
-# fio_iops DEV QD PATTERN: write IOPS of one fio run over the first
-# $REGION bytes of DEV (the last MiB is never written, so a paused job
-# keeps uncopied clusters and stays live: completion would end
-# interception and the "settled" numbers would measure plain pass-through).
-#   strided: one 4 KiB write per 64 KiB (size-bound)
-#   random:  random 4 KiB writes for $RUNTIME seconds
-fio_iops() {
-	local dev=$1 qd=$2 pat=$3 args
-	if [ "$pat" = strided ]; then
-		args=(--rw=write:60k)
-	else
-		args=(--rw=randwrite --norandommap --time_based --runtime="$RUNTIME")
-	fi
+# bytes 4k|64k|1m|65536 -> bytes
+bytes() {
+	local v=${1,,}
+	case $v in
+	*k) echo $((${v%k} << 10)) ;;
+	*m) echo $((${v%m} << 20)) ;;
+	*) echo "$v" ;;
+	esac
+}
+
+# fio_run KEY DEV QD PATTERN [CLUSTER [WRITES]]: one fio run; its JSON
+# output goes to $FIODIR/KEY.<n>.json (parsed on the host by report.py:
+# no python start-up per run in the guest), a "REP <label> KEY @<file>"
+# line names it, and the write IOPS are printed for the progress notes.
+#   strided: WRITES writes, one 4 KiB write at the start of each CLUSTER
+#            bytes (io_size bounds it: fio would otherwise wrap around
+#            and rewrite the same clusters until size bytes are written)
+#   random:  random 4 KiB writes over $REGION for $RUNTIME seconds
+#   random2: the same with two fio jobs of QD/2 each (summed)
+fio_run() {
+	local key=$1 dev=$2 qd=$3 pat=$4 cs=${5:-65536} n=${6:-0} args f
+	case $pat in
+	strided)
+		if [ "$cs" -gt 4096 ]; then
+			args=(--rw="write:$((cs - 4096))")
+		else
+			args=(--rw=write)
+		fi
+		args+=(--size=$((n * cs)) --io_size=$((n * 4096)))
+		;;
+	random)
+		args=(--rw=randwrite --norandommap --time_based
+			--runtime="$RUNTIME" --size="$REGION")
+		;;
+	random2)
+		args=(--rw=randwrite --norandommap --time_based
+			--runtime="$RUNTIME" --size="$REGION" --numjobs=2
+			--group_reporting)
+		qd=$((qd / 2))
+		;;
+	esac
+	FIO_N=$((FIO_N + 1))
+	f=$FIODIR/$key.$FIO_N.json
 	fio --name=bench --filename="$dev" --direct=1 --ioengine=libaio \
-		--iodepth="$qd" --bs=4k --randrepeat=0 --size="$REGION" \
-		"${args[@]}" --output-format=json 2>/dev/null |
-		python3 -c 'import json, sys
-print(round(json.load(sys.stdin)["jobs"][0]["write"]["iops"]))'
+		--iodepth="$qd" --bs=4k --randrepeat=0 "${args[@]}" \
+		--output-format=json --output="$f" 2>>"$FIODIR/fio.err"
+	[ "${key#*_}" = settle ] || rep "${key%%_*} ${key#*_} @$f"
+	# The write section's "iops" (the read section comes first).
+	sed -n '/"write" : {/,/"iops"/ s/.*"iops" : \([0-9.]*\).*/\1/p' "$f" |
+		awk '{ printf "%.0f", $1; exit }'
+}
+FIO_N=0
+
+# dd_secs ARGS...: dd's own elapsed time (without process start-up)
+dd_secs() {
+	dd "$@" 2>&1 | sed -n 's/.* copied, \([0-9.e+-]*\) s,.*/\1/p'
 }
 
 cb_table() {
@@ -56,12 +128,17 @@ cb_table() {
 }
 
 state() { dmsetup status "$1" | awk '{print $4}'; }
+settled() { dmsetup status "$1" | awk '{split($7, a, "/"); print a[1]}'; }
+events() { dmsetup info -c --noheadings -o events "$1" | tr -d ' '; }
 
-# wait_done DEV: block on dm events until the job is no longer running.
+# wait_done DEV: block on dm events until the job is no longer running or
+# paused. The counter is read before the state, so a completion between
+# the two makes `dmsetup wait` return at once: no event is lost and no
+# process polls.
 wait_done() {
 	local ev
 	while :; do
-		ev=$(dmsetup info -c --noheadings -o events "$1" | tr -d ' ')
+		ev=$(events "$1")
 		case $(state "$1") in
 		running | paused) dmsetup wait "$1" "$ev" >/dev/null ;;
 		*) return ;;
@@ -69,86 +146,182 @@ wait_done() {
 	done
 }
 
-bench_pair() {
-	local label=$1 src=$2 tgt=$3 s qd pat rep t lin cb
-	local -A runs
+# first_one LABEL SETUP DEV CLUSTER WRITES QD NAME: one repetition of one
+# setup's first writes; prints its IOPS.
+first_one() {
+	fio_run "$1_first_$2_$7_qd$6" "$3" "$6" strided "$4" "$5"
+}
+
+# first_writes LABEL SRC TGT: the first-write matrix and the bound.
+first_writes() {
+	local label=$1 src=$2 tgt=$3 clusters=$4 s cs name sec n r qd
+	local dsz psz tsz summary t
+	s=$(blockdev --getsz "$src")
+	dmsetup create bl --table "0 $s linear $src 0"
+	# Pool data: the source disk, then the target disk (dm-thin allocates
+	# from the start, so the origin sits on the source and its copies
+	# go mostly to the target, as for the other setups).
+	dmsetup create bdata --table "0 $s linear $src 0
+$s $(blockdev --getsz "$tgt") linear $tgt 0"
+	dsz=$(blockdev --getsz /dev/mapper/bdata)
+	for name in $clusters; do
+		cs=$(bytes "$name")
+		sec=$((cs / 512))
+		# Room for dm-snapshot's COW store (N chunks + header and
+		# metadata) on the target, and a live cowbackup job.
+		# At most FIRST_WRITES writes and FIRST_MB MiB of copies a run.
+		n=$(((s * 512 - (16 << 20)) / cs))
+		[ "$n" -gt "$FIRST_WRITES" ] && n=$FIRST_WRITES
+		[ "$n" -gt $(((FIRST_MB << 20) / cs)) ] && n=$(((FIRST_MB << 20) / cs))
+		info "$label writes_$name $n"
+		info "$label cluster_bytes_$name $cs"
+		log "$label first writes, $name clusters: $n writes per run, $REPS repetitions"
+		# dm-thin: blocks from 64 KiB up; the origin is written once
+		# (provisioned), each repetition takes a fresh snapshot of it.
+		tsz=0
+		if [ "$cs" -ge 65536 ]; then
+			dd if=/dev/zero of=/dev/mapper/bmeta bs=4k count=1 oflag=direct status=none
+			psz=$((dsz / sec * sec))
+			tsz=$((n * sec))
+			if ! { dmsetup create bpool --table "0 $psz thin-pool /dev/mapper/bmeta /dev/mapper/bdata $sec 0 2 skip_block_zeroing error_if_no_space" &&
+				dmsetup message bpool 0 "create_thin 0" &&
+				dmsetup create bthin --table "0 $tsz thin /dev/mapper/bpool 0" &&
+				fio --name=fill --filename=/dev/mapper/bthin --direct=1 --ioengine=libaio \
+					--iodepth=8 --bs=1M --rw=write >/dev/null 2>&1; }; then
+				log "$label: dm-thin setup failed; no thin figures"
+				tsz=0
+			fi
+		fi
+		for r in $(seq "$REPS"); do
+			summary=""
+			# The bound's copy term: dd of n blocks of one cluster,
+			# and dd's bs=1M throughput, both source -> target.
+			t=$(dd_secs if="$src" of="$tgt" bs="$cs" count="$n" iflag=direct oflag=direct)
+			rep "$label copy_block_us_$name $(awk -v t="$t" -v n="$n" 'BEGIN { printf "%.1f", t / n * 1e6 }')"
+			t=$(dd_secs if="$src" of="$tgt" bs=1M count=$(((s / 2048) - 16)) iflag=direct oflag=direct)
+			rep "$label dd_1M_MBps $(awk -v t="$t" -v b=$(((s / 2048 - 16) << 20)) 'BEGIN { printf "%.0f", b / t / 1e6 }')"
+			for qd in 1 32; do
+				summary+=" qd$qd: linear $(first_one "$label" linear /dev/mapper/bl "$cs" "$n" "$qd" "$name")"
+
+				dmsetup create cb --table "$(cb_table "$src" "$tgt" full "3 cluster_size $sec paused")"
+				summary+=" cowbackup $(first_one "$label" cowbackup /dev/mapper/cb "$cs" "$n" "$qd" "$name")"
+				[ "$r" = 1 ] && log "$label $name qd$qd cowbackup after: $(dmsetup status cb)"
+				dmsetup remove cb
+
+				# A zeroed header makes a new persistent store.
+				dd if=/dev/zero of="$tgt" bs=4k count=1 oflag=direct status=none
+				dmsetup create bsnap --table "0 $s snapshot $src $tgt P $sec"
+				dmsetup create borig --table "0 $s snapshot-origin $src"
+				summary+=" snapshot $(first_one "$label" snapshot /dev/mapper/borig "$cs" "$n" "$qd" "$name")"
+				[ "$r" = 1 ] && log "$label $name qd$qd snapshot after: $(dmsetup status bsnap)"
+				dmsetup remove borig
+				dmsetup remove bsnap
+
+				if [ "$tsz" -gt 0 ]; then
+					dmsetup suspend bthin
+					dmsetup message bpool 0 "create_snap 1 0"
+					dmsetup resume bthin
+					summary+=" thin $(first_one "$label" thin /dev/mapper/bthin "$cs" "$n" "$qd" "$name")"
+					[ "$r" = 1 ] && log "$label $name qd$qd thin pool after: $(dmsetup status bpool)"
+					dmsetup message bpool 0 "delete 1"
+				fi
+			done
+			log "$label $name rep $r/$REPS:$summary"
+		done
+		if [ "$cs" -ge 65536 ]; then
+			dmsetup remove bthin 2>/dev/null
+			dmsetup remove bpool 2>/dev/null
+		fi
+	done
+	dmsetup remove bdata
+	dmsetup remove bl
+}
+
+# settled LABEL SRC TGT: a paused job whose clusters are all copied,
+# except the last MiB, which no benchmark writes (so the job stays live
+# and every write is looked at), against dm-linear.
+settled_writes() {
+	local label=$1 src=$2 tgt=$3 s r pat qd summary dev v
 	s=$(blockdev --getsz "$src")
 	REGION=$((s * 512 - (1 << 20)))
-	log "$label: $src -> $tgt, $((s / 2048)) MiB, $REPS repetitions"
-	# Non-zero data everywhere, so copies are real copies.
-	fio --name=fill --filename="$src" --direct=1 --ioengine=libaio \
-		--iodepth=8 --bs=1M --rw=write >/dev/null 2>&1
-	# dm-linear on the same source, alongside the cowbackup device, so
-	# the two are measured alternately in the same conditions.
 	dmsetup create bl --table "0 $s linear $src 0"
-
-	# First writes: a fresh paused job per run, every write a copy-out.
-	for rep in $(seq "$REPS"); do
-		for qd in 1 32; do
-			runs[lin_strided_$qd]+=" $(fio_iops /dev/mapper/bl $qd strided)"
-			dmsetup create cb --table "$(cb_table "$src" "$tgt" full "1 paused")"
-			runs[first_strided_$qd]+=" $(fio_iops /dev/mapper/cb $qd strided)"
-			[ "$rep" = 1 ] && log "$label: after first writes qd$qd: $(dmsetup status cb)"
-			dmsetup remove cb
-		done
-	done
-	# Settled: one paused job whose region is copied; still intercepting.
 	dmsetup create cb --table "$(cb_table "$src" "$tgt" full "1 paused")"
-	fio_iops /dev/mapper/cb 32 strided >/dev/null
-	log "$label: settled job: $(dmsetup status cb)"
-	for rep in $(seq "$REPS"); do
-		for pat in strided random; do
-			for qd in 1 32; do
-				runs[lin_${pat}_$qd]+=" $(fio_iops /dev/mapper/bl $qd $pat)"
-				runs[settled_${pat}_$qd]+=" $(fio_iops /dev/mapper/cb $qd $pat)"
+	fio_run "${label}_settle" /dev/mapper/cb 32 strided 65536 $((REGION / 65536)) >/dev/null
+	log "$label settled job: $(dmsetup status cb)"
+	for r in $(seq "$REPS"); do
+		summary=""
+		for pat in strided:1 strided:32 random:1 random:32 random2:32; do
+			qd=${pat#*:} pat=${pat%:*}
+			for dev in linear settled; do
+				if [ $dev = linear ]; then
+					v=$(fio_run "${label}_${dev}_${pat}_qd$qd" /dev/mapper/bl "$qd" "$pat" 65536 $((REGION / 65536)))
+				else
+					v=$(fio_run "${label}_${dev}_${pat}_qd$qd" /dev/mapper/cb "$qd" "$pat" 65536 $((REGION / 65536)))
+				fi
+				summary+=" $dev $pat qd$qd $v;"
 			done
 		done
+		log "$label settled rep $r/$REPS:$summary"
 	done
-	log "$label: after settled writes: $(dmsetup status cb)"
+	log "$label after settled writes: $(dmsetup status cb)"
 	dmsetup remove cb
 	dmsetup remove bl
-	for pat in strided random; do
-		for qd in 1 32; do
-			log "$label $pat qd$qd: linear${runs[lin_${pat}_$qd]}; settled${runs[settled_${pat}_$qd]}${runs[first_${pat}_$qd]:+; first${runs[first_${pat}_$qd]}}"
-			result "$label linear_${pat}_qd$qd $(median <<<"${runs[lin_${pat}_$qd]}")"
-			result "$label settled_${pat}_qd$qd $(median <<<"${runs[settled_${pat}_$qd]}")"
-			[ -n "${runs[first_${pat}_$qd]:-}" ] &&
-				result "$label first_${pat}_qd$qd $(median <<<"${runs[first_${pat}_$qd]}")"
-		done
-	done
+}
 
-	# Background copy at speed 0 (timed from resume to completed)
-	# against dd between the same devices.
-	# brd allocates its pages on first write: touch the whole target
-	# first, or the first copy pays that and dd after it does not.
-	dd if=/dev/zero of="$tgt" bs=1M oflag=direct status=none
-	lin="" cb=""
-	for rep in $(seq "$REPS"); do
+# copy LABEL SRC TGT: background copy at speed 0 against dd (wall time
+# of both, process start-up included), then the throttle over 4 s.
+copy_speed() {
+	local label=$1 src=$2 tgt=$3 s r t c0 c1 t0 sp cl c d
+	s=$(blockdev --getsz "$src")
+	for r in $(seq "$REPS"); do
 		dmsetup create cb --table "$(cb_table "$src" "$tgt" full "1 paused")"
 		t=$(now)
 		dmsetup message cb 0 resume
 		wait_done cb
-		cb+=" $(mbps "$s" "$(elapsed "$t")")"
-		[ "$rep" = 1 ] && log "$label: copy: $(dmsetup status cb)"
+		c=$(mbps "$s" "$(elapsed "$t")")
+		[ "$r" = 1 ] && log "$label copy: $(dmsetup status cb)"
 		dmsetup remove cb
 		t=$(now)
 		dd if="$src" of="$tgt" bs=1M iflag=direct oflag=direct status=none
-		lin+=" $(mbps "$s" "$(elapsed "$t")")"
+		d=$(mbps "$s" "$(elapsed "$t")")
+		rep "$label copy_MBps $c"
+		rep "$label dd_MBps $d"
+		log "$label copy rep $r/$REPS: copy $c MB/s, dd $d MB/s"
 	done
-	log "$label: copy MB/s:$cb; dd MB/s:$lin"
-	result "$label copy_MBps $(median <<<"$cb")"
-	result "$label dd_MBps $(median <<<"$lin")"
+	# Throttle: speed = an eighth of the device per second, so 4 s copy
+	# half of it; bytes copied (settled clusters x cluster size) between
+	# two status readings about 4 s apart, against speed x their interval.
+	sp=$((s * 512 / 8))
+	cl=65536
+	info "$label throttle_speed $sp"
+	for r in $(seq "$REPS"); do
+		dmsetup create cb --table "$(cb_table "$src" "$tgt" full "3 speed $sp paused")"
+		dmsetup message cb 0 resume
+		t0=$(now)
+		c0=$(settled cb)
+		sleep 4
+		t=$(elapsed "$t0")
+		c1=$(settled cb)
+		rep "$label throttle_ratio $(awk -v a="$c0" -v b="$c1" -v c=$cl -v t="$t" -v sp=$sp 'BEGIN { printf "%.4f", (b - a) * c / (sp * t) }')"
+		[ "$r" = 1 ] && log "$label throttle: $c0 -> $c1 clusters in $t s at $sp B/s: $(dmsetup status cb)"
+		dmsetup remove cb
+	done
+}
 
-	# View reads: all from the source (sync=none, untouched), then all
-	# from the target (completed sync=full), against a plain read.
+# view LABEL SRC TGT: reads through cowbackup-snap, all from the source
+# (sync=none, untouched), then all from the target (completed sync=full),
+# against a plain read.
+view_reads() {
+	local label=$1 src=$2 tgt=$3 s t
+	s=$(blockdev --getsz "$src")
 	t=$(now)
 	dd if="$src" of=/dev/null bs=1M iflag=direct status=none
-	result "$label plain_read_MBps $(mbps "$s" "$(elapsed "$t")")"
+	rep "$label plain_read_MBps $(mbps "$s" "$(elapsed "$t")")"
 	dmsetup create cb --table "$(cb_table "$src" "$tgt" none)"
 	dmsetup create cbv --readonly --table "0 $s cowbackup-snap $src $tgt"
 	t=$(now)
 	dd if=/dev/mapper/cbv of=/dev/null bs=1M iflag=direct status=none
-	result "$label view_source_read_MBps $(mbps "$s" "$(elapsed "$t")")"
+	rep "$label view_source_read_MBps $(mbps "$s" "$(elapsed "$t")")"
 	dmsetup remove cbv
 	dmsetup remove cb
 	dmsetup create cb --table "$(cb_table "$src" "$tgt" full)"
@@ -156,24 +329,39 @@ bench_pair() {
 	dmsetup create cbv --readonly --table "0 $s cowbackup-snap $src $tgt"
 	t=$(now)
 	dd if=/dev/mapper/cbv of=/dev/null bs=1M iflag=direct status=none
-	result "$label view_target_read_MBps $(mbps "$s" "$(elapsed "$t")")"
+	rep "$label view_target_read_MBps $(mbps "$s" "$(elapsed "$t")")"
 	dmsetup remove cbv
 	dmsetup remove cb
+}
+
+bench_pair() {
+	local label=$1 src=$2 tgt=$3 clusters=$4 s
+	s=$(blockdev --getsz "$src")
+	log "$label: $src -> $tgt, $((s / 2048)) MiB"
+	# brd allocates a page on its first write: write every page of the
+	# target once, so no setup pays for it. Then non-zero data all over
+	# the source, so copies are real copies (no zero detection).
+	dd if=/dev/zero of="$tgt" bs=1M count=$((s / 2048)) oflag=direct status=none
+	fio --name=fill --filename="$src" --direct=1 --ioengine=libaio \
+		--iodepth=8 --bs=1M --rw=write >/dev/null 2>&1
+	[ -n "$clusters" ] && first_writes "$label" "$src" "$tgt" "$clusters"
+	settled_writes "$label" "$src" "$tgt"
+	copy_speed "$label" "$src" "$tgt"
+	view_reads "$label" "$src" "$tgt"
 }
 
 meminfo() { awk -v k="$1:" '$1 == k {print $2}' /proc/meminfo; }
 
 # Memory of a sync=none job (4 KiB clusters) across many random writes.
 bench_none_memory() {
-	local src=$1 tgt=$2 s a0 a1 a2 sl1 sl2 v
-	s=$(blockdev --getsz "$src")
+	local src=$1 tgt=$2 a0 a1 a2 sl1 sl2 v
 	sync
 	echo 3 >/proc/sys/vm/drop_caches
 	a0=$(meminfo MemAvailable) v=$(meminfo VmallocUsed)
 	dmsetup create cb --table "$(cb_table "$src" "$tgt" none "2 cluster_size 8")"
 	a1=$(meminfo MemAvailable) sl1=$(meminfo SUnreclaim)
-	result "none memory_at_create_KiB $((a0 - a1))"
-	result "none vmalloc_at_create_KiB $(($(meminfo VmallocUsed) - v))"
+	info "none memory_at_create_KiB $((a0 - a1))"
+	info "none vmalloc_at_create_KiB $(($(meminfo VmallocUsed) - v))"
 	fio --name=none --filename=/dev/mapper/cb --direct=1 --ioengine=libaio \
 		--iodepth=32 --bs=4k --rw=randwrite --norandommap --randrepeat=0 \
 		--number_ios="$NONE_WRITES" --io_size=$((NONE_WRITES * 4096)) \
@@ -182,18 +370,37 @@ bench_none_memory() {
 	echo 3 >/proc/sys/vm/drop_caches
 	a2=$(meminfo MemAvailable) sl2=$(meminfo SUnreclaim)
 	log "sync=none after writes: $(dmsetup status cb)"
-	result "none writes $(python3 -c 'import json; print(json.load(open("/tmp/none.json"))["jobs"][0]["write"]["total_ios"])')"
-	result "none memory_growth_after_writes_KiB $((a1 - a2))"
-	result "none slab_growth_after_writes_KiB $((sl2 - sl1))"
+	info "none writes $(python3 -c 'import json; print(json.load(open("/tmp/none.json"))["jobs"][0]["write"]["total_ios"])')"
+	info "none memory_growth_after_writes_KiB $((a1 - a2))"
+	info "none slab_growth_after_writes_KiB $((sl2 - sl1))"
 	dmsetup remove cb
 }
 
-modprobe brd rd_nr=2 rd_size=$((MB * 1024)) max_part=0 || exit 1
+log "settings: reps $REPS, $MB MiB devices, clusters '$CLUSTERS' (virtio '$VIRTIO_CLUSTERS'), first-write runs of at most $FIRST_WRITES writes and $FIRST_MB MiB copied, random runs ${RUNTIME}s"
+info "all reps $REPS"
+info "all mb $MB"
+dmsetup targets | grep -q '^cowbackup ' || {
+	log "the cowbackup target is not loaded (was kernel/dm-cowbackup.ko being rebuilt at boot?)"
+	exit 1
+}
+modprobe brd rd_nr=3 rd_size=$((MB * 1024)) max_part=0 || exit 1
+modprobe dm-snapshot || exit 1
+modprobe dm-thin-pool || exit 1
+# dm-thin metadata: up to 64 MiB of the third RAM disk, allocated once.
+meta=$(( $(blockdev --getsz /dev/ram2) < 131072 ? $(blockdev --getsz /dev/ram2) : 131072 ))
+dmsetup create bmeta --table "0 $meta linear /dev/ram2 0" || exit 1
+dd if=/dev/zero of=/dev/mapper/bmeta bs=1M count=$((meta / 2048)) oflag=direct status=none
+mkdir -p "$FIODIR" || exit 1
 REGION=0
-bench_pair brd /dev/ram0 /dev/ram1
+t0=$(now)
+bench_pair brd /dev/ram0 /dev/ram1 "$CLUSTERS"
+log "brd done after $(elapsed "$t0") s"
 if [ ${#D[@]} -ge 2 ]; then
-	bench_pair virtio "${D[0]}" "${D[1]}"
+	bench_pair virtio "${D[0]}" "${D[1]}" "$VIRTIO_CLUSTERS"
+	log "virtio done after $(elapsed "$t0") s"
 else
 	log "no virtio scratch disks: skipping the virtio pair"
 fi
+dmsetup remove bmeta
 bench_none_memory /dev/ram0 /dev/ram1
+log "all done after $(elapsed "$t0") s"
