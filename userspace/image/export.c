@@ -83,14 +83,16 @@ static void on_signal(int sig)
 static void export_usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: cowbackup-ctl export JOB OUTPUT --format qcow2|vmdk "
+		"Usage: cowbackup-ctl export JOB OUTPUT --format qcow2|vmdk|raw "
 		"[options]\n"
 		"\n"
 		"Write the backup of JOB as a sparse image OUTPUT. Only clusters\n"
 		"the job copied become data; all-zero clusters become zero\n"
 		"entries; the rest stays unallocated (read from --backing).\n"
 		"\n"
-		"  --format qcow2|vmdk     image format (required)\n"
+		"  --format qcow2|vmdk|raw image format (required); OUTPUT '-'\n"
+		"                          is standard output, for raw and\n"
+		"                          VMDK streamOptimized\n"
 		"  --backing FILE          record FILE as the backing image (for\n"
 		"                          sync=top/none); qcow2 also records its\n"
 		"                          format, VMDK needs a VMDK parent\n"
@@ -168,12 +170,22 @@ static int parse_args(int argc, char **argv, struct export_opts *o)
 	o->output = argv[optind + 1];
 	if (!o->format)
 		return usage_error("export", "--format qcow2|vmdk is required");
-	if (strcmp(o->format, "qcow2") && strcmp(o->format, "vmdk"))
-		return usage_error("export", "--format '%s' is not qcow2 or "
-				   "vmdk", o->format);
-	if (!strcmp(o->format, "qcow2") && (o->subformat || o->adapter_type))
+	if (strcmp(o->format, "qcow2") && strcmp(o->format, "vmdk") &&
+	    strcmp(o->format, "raw"))
+		return usage_error("export", "--format '%s' is not qcow2, vmdk "
+				   "or raw", o->format);
+	if (strcmp(o->format, "vmdk") && (o->subformat || o->adapter_type))
 		return usage_error("export", "--subformat and --adapter-type "
 				   "apply to --format vmdk only");
+	if (!strcmp(o->format, "raw") && o->backing)
+		return usage_error("export", "--backing needs --format qcow2 or "
+				   "vmdk: a raw image has no backing file");
+	if (!strcmp(o->output, "-") &&
+	    (!strcmp(o->format, "qcow2") || (!strcmp(o->format, "vmdk") &&
+	     (!o->subformat || strcmp(o->subformat, "streamOptimized")))))
+		return usage_error("export", "OUTPUT '-' (standard output) needs a streamable format: --format raw, or --format vmdk --subformat streamOptimized; %s is written out of order",
+				   strcmp(o->format, "qcow2") ?
+				   "VMDK monolithicSparse" : "qcow2");
 	if (o->subformat && !in_list(o->subformat, subformats, 2))
 		return usage_error("export", "--subformat '%s' is not one of "
 				   "monolithicSparse, streamOptimized",
@@ -443,10 +455,48 @@ static int copy_all(struct source *s, struct writer *w, uint64_t unit)
 	return ret;
 }
 
+/* In order, to a pipe: zeroes up to @off first. */
+static int pipe_write(const struct out_file *o, const void *buf, size_t len,
+		      uint64_t off)
+{
+	static const uint8_t zero[65536];
+	const uint8_t *p = buf;
+
+	if (off < *o->pos) {
+		err_msg("%s: the format needs to seek back, which a stream cannot",
+			o->path);
+		return -1;
+	}
+	while (*o->pos < off || len) {
+		const uint8_t *from = *o->pos < off ? zero : p;
+		uint64_t want = *o->pos < off ? off - *o->pos : len;
+		size_t n = want > sizeof(zero) && from == zero ? sizeof(zero) :
+			   (size_t)want;
+		ssize_t w = write(o->fd, from, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			err_msg("%s: write failed: %s", o->path,
+				w < 0 ? strerror(errno) : "no progress");
+			return -1;
+		}
+		*o->pos += (uint64_t)w;
+		if (from == p) {
+			p += w;
+			len -= (size_t)w;
+		}
+	}
+	return 0;
+}
+
 int out_write(const struct out_file *o, const void *buf, size_t len,
 	      uint64_t off)
 {
 	const uint8_t *p = buf;
+
+	if (o->pipe)
+		return pipe_write(o, buf, len, off);
 
 	while (len) {
 		ssize_t n = pwrite(o->fd, p, len, (off_t)off);
@@ -517,6 +567,11 @@ static int check_output(const struct export_opts *o, const struct source *s)
 		err_msg("%s: %s", o->output, strerror(errno));
 		return -1;
 	}
+	if (S_ISLNK(st.st_mode)) {
+		err_msg("%s: is a symbolic link; refusing to write through it (give the real path)",
+			o->output);
+		return -1;
+	}
 	if (!S_ISREG(st.st_mode)) {
 		err_msg("%s: exists and is not a regular file", o->output);
 		return -1;
@@ -536,7 +591,6 @@ static int check_output(const struct export_opts *o, const struct source *s)
 static int make_temp(const char *output, char **tmp, int *fd)
 {
 	char *a = strdup(output), *b = strdup(output);
-	mode_t mask;
 	int ret = -1;
 
 	if (!a || !b ||
@@ -553,9 +607,8 @@ static int make_temp(const char *output, char **tmp, int *fd)
 		*tmp = NULL;
 		goto out;
 	}
-	mask = umask(0);
-	umask(mask);
-	if (fchmod(*fd, 0666 & ~mask) < 0) {
+	/* A whole disk: owner only, whatever the umask (mkostemp: 0600). */
+	if (fchmod(*fd, 0600) < 0) {
 		err_msg("%s: %s", *tmp, strerror(errno));
 		goto out;
 	}
@@ -599,17 +652,27 @@ static int commit_output(const char *tmp, int fd, const char *output)
 static int run_export(const struct export_opts *o, struct source *s)
 {
 	struct export_params p = { 0 };
-	struct out_file out = { .fd = -1, .path = o->output };
-	char *tmp = NULL, *fmt = NULL, *name = strdup(o->output);
+	bool to_stdout = !strcmp(o->output, "-");
+	uint64_t pos = 0;
+	struct out_file out = { .fd = -1, .path = to_stdout ?
+				"standard output" : o->output,
+				.pipe = to_stdout, .pos = &pos };
+	char *tmp = NULL, *fmt = NULL;
+	char *name = strdup(to_stdout ? "export.vmdk" : o->output);
 	bool vmdk = !strcmp(o->format, "vmdk");
+	bool raw = !strcmp(o->format, "raw");
 	struct writer *w = NULL;
-	uint64_t max_unit = vmdk ? VMDK_WRITE_MAX_GRAIN :
+	uint64_t max_unit = vmdk ? VMDK_WRITE_MAX_GRAIN : raw ? CHUNK_BYTES :
 				   QCOW2_WRITE_MAX_CLUSTER;
 	int ret = -1;
 
 	if (!name)
 		return -1;
-	if (check_output(o, s))
+	if (to_stdout && isatty(1)) {
+		err_msg("export: standard output is a terminal; redirect it or name an OUTPUT file");
+		goto out;
+	}
+	if (!to_stdout && check_output(o, s))
 		goto out;
 	if (o->backing) {
 		if (probe_backing(o, &p, &fmt))
@@ -627,16 +690,23 @@ static int run_export(const struct export_opts *o, struct source *s)
 	p.stream = o->subformat && !strcmp(o->subformat, "streamOptimized");
 	p.extent_name = basename(name);
 
-	if (make_temp(o->output, &tmp, &out.fd))
+	if (to_stdout) {
+		out.fd = dup(1);
+		signal(SIGPIPE, SIG_IGN);	/* EPIPE: one error line */
+	} else if (make_temp(o->output, &tmp, &out.fd)) {
 		goto out;
-	w = vmdk ? vmdk_writer_new(&out, &p) : qcow2_writer_new(&out, &p);
+	}
+	w = vmdk ? vmdk_writer_new(&out, &p) : raw ? raw_writer_new(&out, &p) :
+	    qcow2_writer_new(&out, &p);
 	if (!w || copy_all(s, w, p.unit) || w->finish(w) ||
-	    commit_output(tmp, out.fd, o->output))
+	    (!to_stdout && commit_output(tmp, out.fd, o->output)))
 		goto out;
-	printf("%s: %s, %" PRIu64 " data and %" PRIu64 " zero clusters of %"
-	       PRIu64 " bytes\n", o->output, vmdk ? (p.stream ?
-	       "vmdk streamOptimized" : "vmdk monolithicSparse") : "qcow2",
-	       w->data_units, w->zero_units, p.unit);
+	/* The summary must not go into the image. */
+	fprintf(to_stdout ? stderr : stdout,
+		"%s: %s, %" PRIu64 " data and %" PRIu64 " zero clusters of %"
+		PRIu64 " bytes\n", to_stdout ? "-" : o->output, vmdk ?
+		(p.stream ? "vmdk streamOptimized" : "vmdk monolithicSparse") :
+		raw ? "raw" : "qcow2", w->data_units, w->zero_units, p.unit);
 	free(tmp);
 	tmp = NULL;
 	ret = 0;

@@ -27,9 +27,18 @@ struct export_params {
 struct out_file {
 	int fd;
 	const char *path;	/* the final name, for messages */
+	/*
+	 * Standard output: written strictly in order; a gap before @off is
+	 * filled with zeroes, a write behind *pos is an error.
+	 */
+	bool pipe;
+	uint64_t *pos;
 };
 
-/* pwrite() all of it or print one error line and return -1. */
+/*
+ * pwrite() all of it (to a pipe: write() in order) or print one error
+ * line and return -1.
+ */
 int out_write(const struct out_file *o, const void *buf, size_t len,
 	      uint64_t off);
 
@@ -47,6 +56,8 @@ struct writer *qcow2_writer_new(const struct out_file *o,
 				const struct export_params *p);
 struct writer *vmdk_writer_new(const struct out_file *o,
 			       const struct export_params *p);
+struct writer *raw_writer_new(const struct out_file *o,
+			      const struct export_params *p);
 
 /* Largest unit each writer takes; export.c picks min(job cluster, this). */
 #define QCOW2_WRITE_MAX_CLUSTER	(2u << 20)

@@ -376,6 +376,9 @@ static int stream_finish(struct writer *w)
 	v->next++;
 	if (write_marker(v, 0, VMDK_MARKER_EOS))
 		return -1;
+	/* A stream got its header first (vmdk_writer_new). */
+	if (v->o->pipe)
+		return 0;
 	return write_header_and_descriptor(v, VMDK_GD_AT_END);
 }
 
@@ -474,6 +477,13 @@ struct writer *vmdk_writer_new(const struct out_file *o,
 		if (!v->gd || !v->zbuf)
 			goto oom;
 	}
+	/*
+	 * To standard output everything goes in order: the header (it
+	 * does not depend on the grains: the GD is "at end") comes first.
+	 */
+	if (o->pipe && (!p->stream ||
+			write_header_and_descriptor(v, VMDK_GD_AT_END)))
+		goto fail;
 	return &v->w;
 oom:
 	err_msg("%s: out of memory", o->path);

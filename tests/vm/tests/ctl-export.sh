@@ -100,6 +100,11 @@ check "the source holds the new data" \
 	test "$(md5_direct "$SRC")" != "$(md5sum <$X/pit.raw | cut -d' ' -f1)"
 check "list --json shows the dmsetup job by its dm name" \
 	bash -c "'$CTL' list --json | grep -q '\"name\": \"cbfull\"'"
+# A sync=full job that has not completed is an incomplete backup.
+"$CTL" export cbfull $X/early.qcow2 --format qcow2 >$X/e.out 2>$X/e.err
+check_eq "export of the paused full job exits 1" 1 $?
+check "it says incomplete" grep -q "cbfull: incomplete backup: the job is paused" $X/e.err
+check "nothing written" test ! -e $X/early.qcow2
 check "resume" dmsetup message cbfull 0 resume
 wait_state cbfull completed 120
 check_eq "completed, every cluster settled, 6 zero clusters, no errors" \
@@ -109,6 +114,18 @@ check_eq "bitmap: every cluster copied" "0+$NC next=end" \
 	"$(dmsetup message cbfull 0 bitmap 0)"
 check_eq "the target equals the PIT image" \
 	"$(md5sum <$X/pit.raw | cut -d' ' -f1)" "$(md5_direct "$TGT" 0 $SIZE)"
+# To standard output: raw and streamOptimized stream; qcow2 is refused.
+check_eq "export - --format raw streams the PIT image" \
+	"$(md5sum <$X/pit.raw | cut -d' ' -f1)" \
+	"$("$CTL" export cbfull - --format raw 2>/dev/null | md5sum | cut -d' ' -f1)"
+"$CTL" export cbfull - --format vmdk --subformat streamOptimized >$X/so.vmdk 2>$X/e.err
+check "export - streamOptimized: qemu-img compare with the PIT image" \
+	compare_raw $X/so.vmdk vmdk $X/pit.raw
+rm -f $X/so.vmdk
+"$CTL" export cbfull - --format qcow2 >$X/e.out 2>$X/e.err
+check_eq "export - --format qcow2: exit 2" 2 $?
+check "one line saying it needs a streamable format" \
+	bash -c "[ \$(wc -l <$X/e.err) = 1 ] && grep -q 'needs a streamable format' $X/e.err && [ ! -s $X/e.out ]"
 
 # check_vmdk_desc DESC FILE TYPE ADAPTER HEADS: the descriptor names TYPE
 # and ADAPTER, and a geometry of HEADS heads, 63 sectors, cylinders to SIZE.
@@ -270,8 +287,8 @@ check_eq "the replacement has the backing" "pit2.qcow2" \
 	"$(qemu-img info --output=json $X/nob.qcow2 | python3 -c 'import json,sys; print(json.load(sys.stdin)["backing-filename"])')"
 tmps=$(cd $X && echo .[!.]*)
 check_eq "no temporary files left" ".[!.]*" "$tmps"
-err_case "bad --format: exit 2, lists qcow2 and vmdk" 2 "qcow2 or vmdk" \
-	cbnone $X/b.img --format raw
+err_case "bad --format: exit 2, lists qcow2, vmdk and raw" 2 "qcow2, vmdk or raw" \
+	cbnone $X/b.img --format vpc
 err_case "bad --adapter-type: exit 2, lists the valid ones" 2 \
 	"ide, buslogic, lsilogic, legacyESX" cbnone $X/b.vmdk --format vmdk --adapter-type scsi
 err_case "bad --subformat: exit 2, lists the valid ones" 2 \
@@ -282,6 +299,16 @@ err_case "missing --format: exit 2" 2 "format" cbnone $X/b.qcow2
 err_case "--all on a missing file: exit 1" 1 "$X/missing" \
 	$X/missing $X/b.qcow2 --format qcow2 --all
 check "no output from the refused exports" test ! -e $X/b.img -a ! -e $X/b.vmdk -a ! -e $X/b.qcow2
+# Exports hold whole disks: 0600 whatever the umask; a symlink is refused.
+rm -f $X/m.qcow2
+(umask 022; "$CTL" export cbnone $X/m.qcow2 --format qcow2 >/dev/null 2>&1)
+check_eq "the export is created 0600" 600 "$(stat -c %a $X/m.qcow2)"
+echo precious >$X/victim
+ln -s $X/victim $X/link.qcow2
+err_case "a symlink at OUTPUT is refused, saying so" 1 "link.qcow2: is a symbolic link" \
+	cbnone $X/link.qcow2 --format qcow2 --force
+check_eq "the symlink's target is untouched" precious "$(cat $X/victim)"
+rm -f $X/m.qcow2 $X/link.qcow2 $X/victim
 
 # After cancel the job still exports what it copied, with a warning.
 check "cancel" dmsetup message cbnone 0 cancel

@@ -14,7 +14,7 @@
 # timeout: 400
 . "$(dirname "$0")/../lib.sh"
 
-CTL=${OLD_CTL:-$CTL}
+CTL=${CB_CTL:-$CTL}	# CB_CTL: test another build
 read -r -a D <<<"$COWBACKUP_DISKS"
 MNT=/tmp/cb-src
 BAK=/tmp/cb-bak
