@@ -529,8 +529,7 @@ int job_start(const char *source, const char *target,
 	if (marker_begin(job_name, &tgt, src.size_bytes / 512, &fd, &staged)) {
 		if (fd >= 0)
 			close(fd);
-		dm_table_free(&orig);
-		return EXIT_FAIL;
+		goto fail;
 	}
 	/* End of the marker step. */
 
