@@ -30,8 +30,8 @@ mkdir -p "$LOCKDIR"
 # A waiter on a flock shows in /proc/locks as a "->" line.
 lock_waiters() { grep -c -- '->' /proc/locks; }
 wait_waiters() { # N SECS
-	local i
-	for ((i = 0; i < $(scaled "$2") * 10; i++)); do
+	local end=$((SECONDS + $(scaled "$2")))
+	while [ $SECONDS -le $end ]; do
 		[ "$(lock_waiters)" -ge "$1" ] && return 0
 		sleep 0.1
 	done
