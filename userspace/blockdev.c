@@ -167,6 +167,52 @@ int lvm_vg_of_dm_name(const char *dm_name, char *vg, size_t len)
 	return -1;
 }
 
+bool lvm_internal_device(const struct blockdev *bd, char *why, size_t len)
+{
+	/* lvm2 reserves these in LV names for its own sub-LVs. */
+	static const char *const reserved[] = {
+		"_cdata", "_cmeta", "_corig", "_cpool", "_cvol", "_wcorig",
+		"_imeta", "_iorig", "_mimage_", "_mlog", "_pmspare",
+		"_rimage_", "_rmeta_", "_tdata", "_tmeta", "_vdata",
+		"_vorigin",
+	};
+	/* "LVM-" + 32 characters of VG UUID + 32 of LV UUID. */
+	const size_t lvm_uuid_len = 4 + 32 + 32;
+	const char *lv;
+	char vg[DMNAME_MAX];
+	size_t i;
+
+	if (!bd->is_dm || strncmp(bd->dm_uuid, "LVM-", 4))
+		return false;
+	if (lvm_vg_of_dm_name(bd->dm_name, vg, sizeof(vg)))
+		goto check_layer;
+	/* The LV part follows the VG (with its '-' doubled) and a '-'. */
+	lv = bd->dm_name;
+	for (i = 0; vg[i]; i++, lv++)
+		if (*lv == '-')
+			lv++;
+	lv++;
+	for (i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
+		if (strstr(lv, reserved[i])) {
+			snprintf(why, len, "an LVM-internal sub-LV (%s)",
+				 reserved[i]);
+			return true;
+		}
+	}
+	if (!strncmp(lv, "pvmove", 6)) {
+		snprintf(why, len, "an LVM-internal sub-LV (pvmove)");
+		return true;
+	}
+check_layer:
+	if (strlen(bd->dm_uuid) > lvm_uuid_len &&
+	    bd->dm_uuid[lvm_uuid_len] == '-') {
+		snprintf(why, len, "an LVM-internal device (layer %s)",
+			 bd->dm_uuid + lvm_uuid_len);
+		return true;
+	}
+	return false;
+}
+
 static int resolve_path(const char *arg, struct blockdev *bd)
 {
 	struct stat st;

@@ -38,6 +38,16 @@ int lvm_dm_name(const char *vg_lv, char *buf, size_t len);
 /* "vg0-data" -> vg "vg0"; -1 if @dm_name is no LVM-style name. */
 int lvm_vg_of_dm_name(const char *dm_name, char *vg, size_t len);
 
+/*
+ * True if @bd is an LVM-internal device: a sub-LV (thin pool _tdata and
+ * _tmeta, RAID _rimage_N and _rmeta_N, mirror _mimage_N and _mlog, cache
+ * _cdata, _cmeta, _corig, _cpool, _cvol, writecache _wcorig, integrity
+ * _imeta and _iorig, VDO _vdata, _vorigin, _pmspare, pvmove) or a layer
+ * device whose dm UUID carries a suffix (-tpool, -pool, -real, -cow, ...).
+ * @why gets the part of the name or UUID that says so.
+ */
+bool lvm_internal_device(const struct blockdev *bd, char *why, size_t len);
+
 /* /sys/dev/block/MAJ:MIN/<attr>, one line, newline stripped. */
 int sysfs_read_str(uint32_t major, uint32_t minor, const char *attr,
 		   char *buf, size_t len);

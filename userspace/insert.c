@@ -259,8 +259,8 @@ static int start_in_place(const struct blockdev *src, const struct blockdev *tgt
 		goto out;
 	}
 	if (dm_create(cow, cuuid, &cb, read_only, DM_NODE_HIDDEN)) {
-		err_msg("%s: the cowbackup table was rejected: %s (see dmesg)",
-			x, dm_last_error());
+		err_msg("%s: the cowbackup table was rejected: %s", x,
+			kernel_refusal());
 		/* A failed create may leave the empty device behind. */
 		undo_in_place(x, dm_get_info(cow, &ci) == 0 && ci.exists ?
 			      cow : NULL, hidden, false, false);
@@ -340,8 +340,8 @@ static int start_stacked(const char *job, const char *uuid,
 	}
 	kill_point("start-created");
 	if (dm_load(job, &cb, false)) {
-		err_msg("%s: the cowbackup table was rejected: %s (see dmesg)",
-			job, dm_last_error());
+		err_msg("%s: the cowbackup table was rejected: %s", job,
+			kernel_refusal());
 		dm_remove(job);
 		goto out;
 	}
@@ -374,8 +374,8 @@ static int create_view(const struct job *job)
 		return -1;
 	r = dm_create(name, uuid, &t, true, DM_NODE_VIEW);
 	if (r)
-		err_msg("%s: cannot create view device %s: %s (see dmesg)",
-			job->name, name, dm_last_error());
+		err_msg("%s: cannot create view device %s: %s", job->name,
+			name, kernel_refusal());
 	dm_table_free(&t);
 	return r;
 }

@@ -23,8 +23,11 @@
 #include "uapi/dm-cowbackup.h"
 #include "util.h"
 
+/* Every command that needs device-mapper: one line and exit 1 if absent. */
 static void setup(void)
 {
+	if (dm_access_check())
+		exit(EXIT_FAIL);
 	dm_setup(getenv("COWBACKUP_CTL_DEBUG") != NULL);
 }
 
@@ -883,9 +886,15 @@ int cmd_recover(int argc, char **argv)
 	if (r == 0)
 		printf("recover: nothing to do\n");
 	if (!job_list(&jobs, &n)) {
-		if (n)
+		size_t i, untouched = 0;
+
+		/* A dry run changed nothing: count only what stays. */
+		for (i = 0; i < n; i++)
+			if (!dry_run || job_recover(true, true, jobs[i].name) == 0)
+				untouched++;
+		if (untouched)
 			printf("recover: %zu job(s) in place, untouched (see 'cowbackup-ctl list')\n",
-			       n);
+			       untouched);
 		free(jobs);
 	}
 	return EXIT_OK;

@@ -20,6 +20,7 @@
 
 #include "recover.h"
 
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,13 +67,70 @@ static void fail(struct recovery *rc, const char *dev, const char *what)
 		err_msg("recover: %s: %s: %s", dev, what, dm_last_error());
 }
 
-/* Remove device @name unless it is open; true when gone (or would be). */
-static bool remove_unused(struct recovery *rc, const char *name)
+/*
+ * Opens of @info that recover itself drops before it removes the device,
+ * so that a dry run, which drops none, predicts the same: each holder
+ * that is job @job's visible device (whose table no longer points here
+ * by then), its COW device or its view.
+ */
+static int own_opens(const struct dm_dev_info *info, const char *job)
+{
+	char dir[128], attr[512], name[DMNAME_MAX], uuid[DMUUID_MAX];
+	char cow[DMUUID_MAX], view[DMUUID_MAX];
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	if (!job)
+		return 0;
+	snprintf(cow, sizeof(cow), "%s%s", COW_UUID_PREFIX, job);
+	snprintf(view, sizeof(view), "%s%s", VIEW_UUID_PREFIX, job);
+	snprintf(dir, sizeof(dir), "/sys/dev/block/%u:%u/holders", info->major,
+		 info->minor);
+	d = opendir(dir);
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		FILE *f;
+
+		if (de->d_name[0] == '.')
+			continue;
+		name[0] = uuid[0] = '\0';
+		snprintf(attr, sizeof(attr), "%s/%s/dm/name", dir, de->d_name);
+		f = fopen(attr, "re");
+		if (f) {
+			if (fgets(name, sizeof(name), f))
+				name[strcspn(name, "\n")] = '\0';
+			fclose(f);
+		}
+		snprintf(attr, sizeof(attr), "%s/%s/dm/uuid", dir, de->d_name);
+		f = fopen(attr, "re");
+		if (f) {
+			if (fgets(uuid, sizeof(uuid), f))
+				uuid[strcspn(uuid, "\n")] = '\0';
+			fclose(f);
+		}
+		if (!strcmp(name, job) || !strcmp(uuid, cow) ||
+		    !strcmp(uuid, view))
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * Remove device @name (a device of job @job, or NULL) unless it is open;
+ * true when gone (or would be).
+ */
+static bool remove_unused(struct recovery *rc, const char *name,
+			  const char *job)
 {
 	struct dm_dev_info info;
 
 	if (dm_get_info(name, &info) || !info.exists)
 		return true;
+	if (rc->dry_run)
+		info.open_count -= own_opens(&info, job);
 	if (info.open_count > 0) {
 		rc->failures++;
 		if (!rc->quiet)
@@ -97,7 +155,7 @@ static void remove_view_of(struct recovery *rc, const char *job)
 	if (job_view_name(job, name, sizeof(name), uuid, sizeof(uuid)) ||
 	    dm_get_info(name, &info) || !info.exists || strcmp(info.uuid, uuid))
 		return;
-	if (remove_unused(rc, name))
+	if (remove_unused(rc, name, NULL))
 		say(rc, name, "remove the view of a finished job");
 }
 
@@ -112,7 +170,7 @@ static bool remove_job_devices(struct recovery *rc, const char *x,
 			       const char *cow, const char *hidden)
 {
 	remove_view_of(rc, x);
-	return remove_unused(rc, cow) && remove_unused(rc, hidden);
+	return remove_unused(rc, cow, x) && remove_unused(rc, hidden, x);
 }
 
 static void recover_in_place(struct recovery *rc, const char *x)
@@ -150,7 +208,8 @@ static void recover_in_place(struct recovery *rc, const char *x)
 				goto out;
 			}
 			resume_dev(rc, x);
-			if (remove_unused(rc, cow) && remove_unused(rc, hidden))
+			if (remove_unused(rc, cow, x) &&
+			    remove_unused(rc, hidden, x))
 				say(rc, x, "complete an interrupted finish: original table restored, %s and %s removed",
 				    cow, hidden);
 		} else if (xi.inactive_table) {
@@ -214,7 +273,7 @@ static void recover_stacked(struct recovery *rc, const char *s)
 	if (dm_get_info(s, &si) || !si.exists)
 		return;
 	if (!si.live_table) {
-		if (remove_unused(rc, s))
+		if (remove_unused(rc, s, NULL))
 			say(rc, s, "remove a half-created job device (start interrupted)");
 		return;
 	}
@@ -240,7 +299,7 @@ static void recover_stacked(struct recovery *rc, const char *s)
 		resume_dev(rc, s);
 		say(rc, s, "resume a finished job device left suspended");
 	} else if (si.open_count == 0) {
-		if (remove_unused(rc, s))
+		if (remove_unused(rc, s, NULL))
 			say(rc, s, "remove the device of a finished job");
 	}
 	dm_table_free(&live);
@@ -252,7 +311,7 @@ static void recover_view(struct recovery *rc, const char *v, const char *job)
 
 	if (job_load(job, &j) == 0)
 		return;	/* the job lives: the view stays */
-	if (remove_unused(rc, v))
+	if (remove_unused(rc, v, NULL))
 		say(rc, v, "remove the view of a job that no longer exists");
 }
 
@@ -348,6 +407,7 @@ void recover_hint(void)
 {
 	int n = job_recover(true, true, NULL);
 
-	if (n != 0)
+	/* -1 (cannot even look) is no evidence of pending operations. */
+	if (n > 0)
 		err_msg("note: interrupted start/finish operations are pending; run 'cowbackup-ctl recover' (see 'recover --dry-run')");
 }

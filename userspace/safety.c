@@ -12,14 +12,25 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "image/incomplete.h"
 #include "job.h"
+#include "uapi/dm-cowbackup.h"
 #include "util.h"
 
-/* Refuse, or with --force only warn; returns true when refused. */
+/*
+ * The two kinds of refusal. refuse() is for what --force may override (a
+ * signature: an earlier backup being reused): with --force it only warns.
+ * refuse_always() is for what could destroy the source or another live
+ * device: no flag overrides it.
+ */
 static bool refuse(const struct blockdev *tgt, bool force, const char *fmt,
 		   ...) __attribute__((format(printf, 3, 4)));
+static void refuse_always(const char *path, const char *what, bool force,
+			  const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 static bool refuse(const struct blockdev *tgt, bool force, const char *fmt,
 		   ...)
@@ -38,6 +49,19 @@ static bool refuse(const struct blockdev *tgt, bool force, const char *fmt,
 	err_msg("%s: refusing target: %s (override with --force)", tgt->path,
 		reason);
 	return true;
+}
+
+static void refuse_always(const char *path, const char *what, bool force,
+			  const char *fmt, ...)
+{
+	char reason[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	err_msg("%s: refusing %s: %s%s", path, what, reason,
+		force ? " (--force does not override this)" : "");
 }
 
 /*------------------------------------------------------------------*/
@@ -126,7 +150,7 @@ static bool find_holders(uint32_t major, uint32_t minor, char *buf,
 	return pos > 0;
 }
 
-/* Mounted or held partitions of a whole-disk target. */
+/* Mounted, swap or held partitions of a whole-disk target. */
 static bool partition_busy(const struct blockdev *tgt, char *what,
 			   size_t len)
 {
@@ -153,9 +177,18 @@ static bool partition_busy(const struct blockdev *tgt, char *what,
 			continue;
 		if (fgets(dev, sizeof(dev), f)) {
 			dev[strcspn(dev, "\n")] = '\0';
-			if (!parse_devno(dev, &ma, &mi) &&
-			    find_mount(ma, mi, where, sizeof(where))) {
+			if (parse_devno(dev, &ma, &mi)) {
+				/* not a partition */
+			} else if (find_mount(ma, mi, where, sizeof(where))) {
 				snprintf(what, len, "partition %.64s is mounted on %.1024s",
+					 de->d_name, where);
+				busy = true;
+			} else if (find_swap(ma, mi)) {
+				snprintf(what, len, "partition %.64s is in use as swap",
+					 de->d_name);
+				busy = true;
+			} else if (find_holders(ma, mi, where, sizeof(where))) {
+				snprintf(what, len, "partition %.64s is in use by %.1024s",
 					 de->d_name, where);
 				busy = true;
 			}
@@ -169,29 +202,63 @@ static bool partition_busy(const struct blockdev *tgt, char *what,
 /*------------------------------------------------------------------*/
 /*
  * Overlap: map a device range down to ranges of leaf devices (disks)
- * through partitions and dm tables. Linear targets map exactly; any other
- * target conservatively covers the whole of every device it names.
+ * through partitions and dm tables. Linear targets map exactly; a thin
+ * device maps to its own space inside its pool (two thin devices of one
+ * pool never share blocks); any other target conservatively covers the
+ * whole of every device it names.
  */
 
 struct leaf_range {
 	uint32_t major, minor;
+	uint64_t space;		/* 0: the device itself; thin: id + 1 */
 	uint64_t start, len;	/* sectors */
 };
 
+#define LEAF_MAX	1024
+#define VISITED_MAX	64
+
 struct leaf_set {
 	size_t count;
-	struct leaf_range r[256];
 	bool truncated;
+	/* Devices the mapping went through (the device's own stack). */
+	size_t nvisited;
+	uint32_t visited[VISITED_MAX][2];
+	struct leaf_range r[LEAF_MAX];
 };
 
 static void leaf_add(struct leaf_set *s, uint32_t major, uint32_t minor,
-		     uint64_t start, uint64_t len)
+		     uint64_t space, uint64_t start, uint64_t len)
 {
-	if (s->count == sizeof(s->r) / sizeof(s->r[0])) {
+	if (s->count == LEAF_MAX) {
 		s->truncated = true;
 		return;
 	}
-	s->r[s->count++] = (struct leaf_range){ major, minor, start, len };
+	s->r[s->count++] = (struct leaf_range){ major, minor, space, start,
+						len };
+}
+
+static void visit(struct leaf_set *s, uint32_t major, uint32_t minor)
+{
+	size_t i;
+
+	for (i = 0; i < s->nvisited; i++)
+		if (s->visited[i][0] == major && s->visited[i][1] == minor)
+			return;
+	if (s->nvisited < VISITED_MAX) {
+		s->visited[s->nvisited][0] = major;
+		s->visited[s->nvisited][1] = minor;
+		s->nvisited++;
+	}
+}
+
+static bool visited(const struct leaf_set *s, uint32_t major, uint32_t minor)
+{
+	size_t i;
+
+	for (i = 0; i < s->nvisited; i++)
+		if (s->visited[i][0] == major && s->visited[i][1] == minor)
+			return true;
+	return false;
 }
 
 static void map_down(uint32_t major, uint32_t minor, uint64_t start,
@@ -225,6 +292,13 @@ static void map_dm(const char *name, uint64_t start, uint64_t len,
 				 depth + 1);
 			continue;
 		}
+		/* thin <pool dev> <dev id> [<external origin>] */
+		if (!strcmp(l->type, "thin") &&
+		    sscanf(l->params, "%31s %" SCNu64, dev, &off) == 2 &&
+		    !parse_devno(dev, &ma, &mi) && off < UINT64_MAX) {
+			leaf_add(s, ma, mi, off + 1, lo - l->start, hi - lo);
+			continue;
+		}
 		copy = strdup(l->params);
 		if (!copy) {
 			s->truncated = true;
@@ -255,6 +329,7 @@ static void map_down(uint32_t major, uint32_t minor, uint64_t start,
 		s->truncated = true;
 		return;
 	}
+	visit(s, major, minor);
 	if (!sysfs_read_str(major, minor, "dm/name", name, sizeof(name))) {
 		map_dm(name, start, len, s, depth);
 		return;
@@ -264,14 +339,30 @@ static void map_down(uint32_t major, uint32_t minor, uint64_t start,
 	    !sysfs_read_u64(major, minor, "start", &pstart) &&
 	    !sysfs_read_str(major, minor, "../dev", parent, sizeof(parent)) &&
 	    !parse_devno(parent, &pma, &pmi)) {
-		leaf_add(s, pma, pmi, pstart + start, len);
+		leaf_add(s, pma, pmi, 0, pstart + start, len);
 		return;
 	}
-	leaf_add(s, major, minor, start, len);
+	leaf_add(s, major, minor, 0, start, len);
 }
 
+/* Map all of MAJ:MIN into @s (emptied first). */
+static void map_device(uint32_t major, uint32_t minor, struct leaf_set *s)
+{
+	uint64_t sectors = 0;
+
+	s->count = 0;
+	s->nvisited = 0;
+	s->truncated = false;
+	if (sysfs_read_u64(major, minor, "size", &sectors)) {
+		s->truncated = true;
+		return;
+	}
+	map_down(major, minor, 0, sectors, s, 0);
+}
+
+/* Where @a and @b share blocks: the leaf device's path in @where. */
 static bool ranges_overlap(const struct leaf_set *a, const struct leaf_set *b,
-			   char *what, size_t len)
+			   char *where, size_t len)
 {
 	size_t i, k;
 
@@ -280,7 +371,8 @@ static bool ranges_overlap(const struct leaf_set *a, const struct leaf_set *b,
 			const struct leaf_range *x = &a->r[i], *y = &b->r[k];
 			struct blockdev bd;
 
-			if (x->major != y->major || x->minor != y->minor)
+			if (x->major != y->major || x->minor != y->minor ||
+			    x->space != y->space)
 				continue;
 			if (x->start >= y->start + y->len ||
 			    y->start >= x->start + x->len)
@@ -288,12 +380,136 @@ static bool ranges_overlap(const struct leaf_set *a, const struct leaf_set *b,
 			if (blockdev_from_devno(x->major, x->minor, &bd))
 				snprintf(bd.path, sizeof(bd.path), "%u:%u",
 					 x->major, x->minor);
-			snprintf(what, len, "it overlaps the source on %.1024s",
-				 bd.path);
+			if (x->space)
+				snprintf(where, len, "%.1024s (thin device %" PRIu64 ")",
+					 bd.path, x->space - 1);
+			else
+				snprintf(where, len, "%.1024s", bd.path);
 			return true;
 		}
 	}
 	return false;
+}
+
+/*------------------------------------------------------------------*/
+/* Other cowbackup jobs and other live dm devices. */
+
+/* The job a cowbackup device belongs to, from its UUID or name. */
+static void job_of(const struct dm_dev_info *info, char *job, size_t len)
+{
+	static const char *const prefixes[] = {
+		COW_UUID_PREFIX, ORIG_UUID_PREFIX, VIEW_UUID_PREFIX,
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		if (!strncmp(info->uuid, prefixes[i], strlen(prefixes[i]))) {
+			snprintf(job, len, "%s", info->uuid + strlen(prefixes[i]));
+			return;
+		}
+	}
+	snprintf(job, len, "%s", info->name);
+}
+
+/*
+ * Is @tgt (mapped to @lt) the source or target of any cowbackup job (any
+ * dm device with a cowbackup or cowbackup-snap table), or does it share
+ * blocks with one? @scratch is a work buffer. Prints the refusal.
+ */
+static bool held_by_job(const struct blockdev *tgt, const struct leaf_set *lt,
+			struct leaf_set *scratch, bool force)
+{
+	char **names, where[1200], job[DMNAME_MAX];
+	bool held = false;
+	size_t i, k, n;
+
+	if (dm_list_names(&names, &n))
+		return false;
+	for (i = 0; i < n && !held; i++) {
+		struct dm_dev_info info;
+		struct dm_table_lines t;
+
+		if (dm_get_info(names[i], &info) || !info.exists ||
+		    !info.live_table || dm_get_table(names[i], false, &t))
+			continue;
+		for (k = 0; k < t.count && !held; k++) {
+			const struct dm_target_line *l = &t.lines[k];
+			char dev[2][32];
+			uint32_t ma, mi;
+			int role;
+
+			if (strcmp(l->type, COWBACKUP_TARGET_NAME) &&
+			    strcmp(l->type, COWBACKUP_VIEW_TARGET_NAME))
+				continue;
+			if (sscanf(l->params, "%31s %31s", dev[0], dev[1]) != 2)
+				continue;
+			job_of(&info, job, sizeof(job));
+			/* The target first: that is where a job writes. */
+			for (role = 1; role >= 0 && !held; role--) {
+				const char *what = role ? "target" : "source";
+
+				if (parse_devno(dev[role], &ma, &mi))
+					continue;
+				map_device(ma, mi, scratch);
+				/* Directly, or under a staging device. */
+				if (visited(scratch, tgt->major, tgt->minor)) {
+					refuse_always(tgt->path, "target", force,
+						      "it is the %s of cowbackup job %s",
+						      what, job);
+					held = true;
+				} else if (ranges_overlap(lt, scratch, where,
+							  sizeof(where))) {
+					refuse_always(tgt->path, "target", force,
+						      "it overlaps the %s of cowbackup job %s on %s",
+						      what, job, where);
+					held = true;
+				}
+			}
+		}
+		dm_table_free(&t);
+	}
+	dm_free_names(names, n);
+	return held;
+}
+
+/*
+ * Does @tgt share blocks with a live dm device outside its own stack (an
+ * LV of an active VG, any other mapping)? Writing there would corrupt
+ * that device.
+ */
+static bool overlaps_live_dm(const struct blockdev *tgt,
+			     const struct leaf_set *lt,
+			     struct leaf_set *scratch, bool force)
+{
+	char **names, where[1200];
+	bool hit = false;
+	size_t i, n;
+
+	if (dm_list_names(&names, &n))
+		return false;
+	for (i = 0; i < n && !hit; i++) {
+		struct dm_dev_info info;
+
+		if (dm_get_info(names[i], &info) || !info.exists ||
+		    !info.live_table ||
+		    (info.major == tgt->major && info.minor == tgt->minor) ||
+		    visited(lt, info.major, info.minor))
+			continue;
+		map_device(info.major, info.minor, scratch);
+		/* Devices stacked on the target are its users: in use. */
+		if (visited(scratch, tgt->major, tgt->minor)) {
+			refuse_always(tgt->path, "target", force,
+				      "it is in use by %s", info.name);
+			hit = true;
+		} else if (ranges_overlap(lt, scratch, where, sizeof(where))) {
+			refuse_always(tgt->path, "target", force,
+				      "it overlaps %s (a live device) on %s",
+				      info.name, where);
+			hit = true;
+		}
+	}
+	dm_free_names(names, n);
+	return hit;
 }
 
 /*------------------------------------------------------------------*/
@@ -351,80 +567,186 @@ int safety_check_target(const struct blockdev *src, const struct blockdev *tgt,
 			bool force)
 {
 	char what[4096], size_a[64], size_b[64];
-	struct leaf_set *ls_src, *ls_tgt;
-	bool overlap;
+	struct leaf_set *ls_src = NULL, *ls_tgt = NULL, *scratch = NULL;
+	struct incomplete_hdr hdr;
+	uint64_t ro = 0;
+	struct job job;
+	bool refused = true;
 	int fd;
 
-	/* Never overridable: the job would copy a device onto itself. */
+	/*
+	 * Always refused, whatever the flags: these would destroy the
+	 * source or another live device.
+	 */
+	if (lvm_internal_device(src, what, sizeof(what))) {
+		refuse_always(src->path, "source", force, "it is %s", what);
+		return -1;
+	}
+	if (lvm_internal_device(tgt, what, sizeof(what))) {
+		refuse_always(tgt->path, "target", force, "it is %s", what);
+		return -1;
+	}
 	if (src->major == tgt->major && src->minor == tgt->minor) {
-		err_msg("%s: refusing target: it is the source device",
-			tgt->path);
+		refuse_always(tgt->path, "target", force,
+			      "it is the source device");
 		return -1;
 	}
 	if (tgt->is_dm && !strncmp(tgt->dm_uuid, OWN_UUID_PREFIX,
 				   strlen(OWN_UUID_PREFIX))) {
-		err_msg("%s: refusing target: it is a cowbackup-ctl device",
-			tgt->path);
+		refuse_always(tgt->path, "target", force,
+			      "it is a cowbackup-ctl device");
 		return -1;
 	}
-	if (find_mount(tgt->major, tgt->minor, what, sizeof(what)) &&
-	    refuse(tgt, force, "it is mounted on %s", what))
+	if (tgt->is_dm && job_load(tgt->dm_name, &job) == 0) {
+		refuse_always(tgt->path, "target", force,
+			      "it is the source of cowbackup job %s", job.name);
 		return -1;
-	if (partition_busy(tgt, what, sizeof(what)) &&
-	    refuse(tgt, force, "%s", what))
-		return -1;
-	if (find_swap(tgt->major, tgt->minor) &&
-	    refuse(tgt, force, "it is in use as swap"))
-		return -1;
-	if (find_holders(tgt->major, tgt->minor, what, sizeof(what)) &&
-	    refuse(tgt, force, "it is in use by %s", what))
-		return -1;
-	if (tgt->size_bytes < src->size_bytes &&
-	    refuse(tgt, force, "it is smaller than the source (%s < %s)",
-		   format_size_long(tgt->size_bytes, size_a, sizeof(size_a)),
-		   format_size_long(src->size_bytes, size_b, sizeof(size_b))))
-		return -1;
+	}
 
 	ls_src = calloc(1, sizeof(*ls_src));
 	ls_tgt = calloc(1, sizeof(*ls_tgt));
-	if (!ls_src || !ls_tgt) {
-		free(ls_src);
-		free(ls_tgt);
-		err_msg("out of memory");
-		return -1;
+	scratch = calloc(1, sizeof(*scratch));
+	if (!ls_src || !ls_tgt || !scratch) {
+		err_msg("%s: cannot check the target: out of memory", tgt->path);
+		goto out;
 	}
-	map_down(src->major, src->minor, 0, src->size_bytes / 512, ls_src, 0);
-	map_down(tgt->major, tgt->minor, 0, tgt->size_bytes / 512, ls_tgt, 0);
-	overlap = ranges_overlap(ls_src, ls_tgt, what, sizeof(what));
+	map_device(src->major, src->minor, ls_src);
+	map_device(tgt->major, tgt->minor, ls_tgt);
+	if (held_by_job(tgt, ls_tgt, scratch, force))
+		goto out;
+	if (ranges_overlap(ls_src, ls_tgt, what, sizeof(what))) {
+		refuse_always(tgt->path, "target", force,
+			      "it overlaps the source on %s", what);
+		goto out;
+	}
+	if (find_mount(tgt->major, tgt->minor, what, sizeof(what))) {
+		refuse_always(tgt->path, "target", force, "it is mounted on %s",
+			      what);
+		goto out;
+	}
+	if (partition_busy(tgt, what, sizeof(what))) {
+		refuse_always(tgt->path, "target", force, "%s", what);
+		goto out;
+	}
+	if (find_swap(tgt->major, tgt->minor)) {
+		refuse_always(tgt->path, "target", force,
+			      "it is in use as swap");
+		goto out;
+	}
+	if (find_holders(tgt->major, tgt->minor, what, sizeof(what))) {
+		refuse_always(tgt->path, "target", force, "it is in use by %s",
+			      what);
+		goto out;
+	}
+	if (overlaps_live_dm(tgt, ls_tgt, scratch, force))
+		goto out;
+	if (tgt->size_bytes < src->size_bytes) {
+		refuse_always(tgt->path, "target", force,
+			      "it is smaller than the source (%s < %s)",
+			      format_size_long(tgt->size_bytes, size_a,
+					       sizeof(size_a)),
+			      format_size_long(src->size_bytes, size_b,
+					       sizeof(size_b)));
+		goto out;
+	}
+	if (!sysfs_read_u64(tgt->major, tgt->minor, "ro", &ro) && ro) {
+		refuse_always(tgt->path, "target", force, "it is read-only");
+		goto out;
+	}
+	refused = false;
+out:
 	free(ls_src);
 	free(ls_tgt);
-	if (overlap && refuse(tgt, force, "%s", what))
+	free(scratch);
+	if (refused)
 		return -1;
 
 	fd = open(tgt->path, O_RDWR | O_EXCL | O_CLOEXEC);
 	if (fd < 0) {
-		if (errno == EBUSY && !force) {
-			err_msg("%s: refusing target: it is in use (cannot open it exclusively)",
-				tgt->path);
-			return -1;
-		}
-		if (errno != EBUSY) {
-			err_msg("%s: cannot open: %s", tgt->path,
+		if (errno == EBUSY)
+			refuse_always(tgt->path, "target", force,
+				      "it is in use (cannot open it exclusively)");
+		else
+			err_msg("%s: cannot open the target: %s", tgt->path,
 				strerror(errno));
-			return -1;
-		}
-		err_msg("warning: %s: in use (continuing: --force)", tgt->path);
-		fd = open(tgt->path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			err_msg("%s: cannot open: %s", tgt->path,
-				strerror(errno));
-			return -1;
-		}
+		return -1;
 	}
+	/* Only these may --force override: an earlier backup, reused. */
 	if (find_signature(fd, what, sizeof(what)) &&
 	    refuse(tgt, force, "%s", what)) {
 		close(fd);
 		return -1;
 	}
+	if (incomplete_probe_fd(fd, &hdr) == 1 &&
+	    refuse(tgt, force, "it holds an incomplete backup (job %.128s)",
+		   hdr.job[0] ? hdr.job : "unknown")) {
+		close(fd);
+		return -1;
+	}
 	return fd;
+}
+
+/*------------------------------------------------------------------*/
+/* Why the kernel refused a table. */
+
+/*
+ * The kernel logs a refused table line as "device-mapper: table:
+ * MAJ:MIN: <target>: <ti->error> (<errno>)". Find the latest such record
+ * of MAJ:MIN in /dev/kmsg, if it is recent, and copy what follows.
+ */
+static bool kmsg_table_error(uint32_t major, uint32_t minor, char *buf,
+			     size_t len)
+{
+	char rec[2048], key[64];
+	struct timespec now;
+	bool found = false;
+	int fd;
+
+	fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	snprintf(key, sizeof(key), "device-mapper: table: %u:%u: ", major,
+		 minor);
+	for (;;) {
+		unsigned long long usec;
+		ssize_t n = read(fd, rec, sizeof(rec) - 1);
+		char *msg, *hit;
+
+		if (n < 0 && errno == EPIPE)
+			continue;	/* overwritten while we read */
+		if (n <= 0)
+			break;
+		rec[n] = '\0';
+		msg = strchr(rec, ';');
+		if (!msg || sscanf(rec, "%*u,%*u,%llu", &usec) != 1)
+			continue;
+		msg[strcspn(msg, "\n")] = '\0';
+		hit = strstr(msg, key);
+		/* Only from the last minute: minors are reused. */
+		if (!hit || (unsigned long long)now.tv_sec > usec / 1000000 + 60)
+			continue;
+		snprintf(buf, len, "%s", hit + strlen(key));
+		found = true;
+	}
+	close(fd);
+	return found;
+}
+
+const char *kernel_refusal(void)
+{
+	static char reason[1024];
+	const char *e = dm_last_error(), *p;
+	char why[512];
+	unsigned int ma, mi;
+
+	for (p = strchr(e, '('); p; p = strchr(p + 1, '(')) {
+		if (sscanf(p, "(%u:%u)", &ma, &mi) == 2 &&
+		    kmsg_table_error(ma, mi, why, sizeof(why))) {
+			snprintf(reason, sizeof(reason), "%s", why);
+			return reason;
+		}
+	}
+	snprintf(reason, sizeof(reason), "%s (see dmesg)", e);
+	return reason;
 }

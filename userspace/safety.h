@@ -1,8 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Checks on a backup target before a job starts: not the source nor
- * overlapping it, not mounted, not in use, large enough, and carrying no
- * filesystem, LVM or partition-table signature (libblkid).
+ * Checks on a backup source and target before a job starts. Refused
+ * always (they could destroy the source or another live device): an
+ * LVM-internal sub-LV as source or target, the target being the source,
+ * a cowbackup-ctl device, the source or target of any cowbackup job, or
+ * sharing blocks with one, overlapping the source through dm tables,
+ * partitions or PVs, mounted, swap, held (also its partitions), sharing
+ * blocks with any other live dm device (an LV of an active VG),
+ * smaller than the source, read-only, opened exclusively elsewhere.
+ * Refused unless --force: a filesystem, LVM or partition-table signature
+ * (libblkid), e.g. an earlier backup being reused.
  */
 #ifndef COWBACKUP_SAFETY_H
 #define COWBACKUP_SAFETY_H
@@ -17,9 +24,17 @@
  * table that claims the target is loaded (the kernel then holds its own
  * exclusive claim for the life of the job). A refusal prints one line
  * naming the device and the reason and returns -1. With @force the
- * overridable refusals become warnings.
+ * signature refusal becomes a warning; nothing else is overridable.
  */
 int safety_check_target(const struct blockdev *src, const struct blockdev *tgt,
 			bool force);
+
+/*
+ * Why the kernel refused the table of the last failed dm load/create: the
+ * target's own error line from the kernel log ("cowbackup: Target device
+ * is smaller than the source (-EINVAL)"), or libdevmapper's message and a
+ * pointer to dmesg when the log cannot be read. A static buffer.
+ */
+const char *kernel_refusal(void);
 
 #endif /* COWBACKUP_SAFETY_H */

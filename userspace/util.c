@@ -3,12 +3,14 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void err_msg(const char *fmt, ...)
 {
@@ -34,6 +36,51 @@ int usage_error(const char *cmd, const char *fmt, ...)
 	fprintf(stderr, " (try 'cowbackup-ctl %s%s--help')\n",
 		cmd ? cmd : "", cmd ? " " : "");
 	return EXIT_USAGE;
+}
+
+/* Is there a line "<minor> <name>" in /proc/misc? */
+static bool misc_device_exists(const char *name)
+{
+	char line[256], n[128];
+	bool found = false;
+	FILE *f = fopen("/proc/misc", "re");
+
+	if (!f)
+		return true;	/* cannot tell: let libdevmapper try */
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "%*u %127s", n) == 1 && !strcmp(n, name);
+	fclose(f);
+	return found;
+}
+
+int dm_access_check(void)
+{
+	static const char control[] = "/dev/mapper/control";
+	int fd = open(control, O_RDWR | O_CLOEXEC);
+	int e = errno;
+
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	if (e == EACCES || e == EPERM) {
+		err_msg("needs root: cannot open %s: %s", control, strerror(e));
+		return -1;
+	}
+	if (e == ENOENT || e == ENODEV || e == ENXIO) {
+		if (!misc_device_exists("device-mapper")) {
+			err_msg("device-mapper not available (no device-mapper in /proc/misc; load dm-mod)");
+			return -1;
+		}
+		if (geteuid() != 0) {
+			err_msg("needs root: cannot open %s: %s", control,
+				strerror(e));
+			return -1;
+		}
+		return 0;	/* libdevmapper creates the node itself */
+	}
+	err_msg("cannot open %s: %s", control, strerror(e));
+	return -1;
 }
 
 int parse_u64(const char *text, uint64_t *value)

@@ -47,6 +47,13 @@ int parse_rate(const char *text, uint64_t *rate);
  */
 int parse_seconds(const char *text, double min, double max, double *secs);
 
+/*
+ * Can device-mapper be used? Prints one line and returns -1 when not:
+ * "needs root" (no permission on /dev/mapper/control) or "device-mapper
+ * not available" (the kernel has none: not in /proc/misc).
+ */
+int dm_access_check(void);
+
 /* Parse a plain unsigned decimal integer; -1 on garbage or overflow. */
 int parse_u64(const char *text, uint64_t *value);
 

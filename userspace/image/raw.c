@@ -55,6 +55,15 @@ static int open_loop_backing(struct image *img, struct raw *r)
 	ssize_t n;
 	int fd;
 
+	/*
+	 * Only a loop device itself: device-mapper passes ioctls through
+	 * to the device below, so an LV over a loop device would answer
+	 * LOOP_GET_STATUS64 with the loop's status.
+	 */
+	snprintf(sys, sizeof(sys), "/sys/dev/block/%u:%u/loop",
+		 major(img->src.rdev), minor(img->src.rdev));
+	if (access(sys, F_OK))
+		return 0;
 	if (ioctl(img->src.fd, LOOP_GET_STATUS64, &info) < 0)
 		return 0;	/* not a loop device, or an unbound one */
 	snprintf(sys, sizeof(sys), "/sys/dev/block/%u:%u/loop/backing_file",
