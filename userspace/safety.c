@@ -15,7 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "image/incomplete.h"
 #include "job.h"
 #include "uapi/dm-cowbackup.h"
 #include "util.h"
@@ -568,7 +567,6 @@ int safety_check_target(const struct blockdev *src, const struct blockdev *tgt,
 {
 	char what[4096], size_a[64], size_b[64];
 	struct leaf_set *ls_src = NULL, *ls_tgt = NULL, *scratch = NULL;
-	struct incomplete_hdr hdr;
 	uint64_t ro = 0;
 	struct job job;
 	bool refused = true;
@@ -671,15 +669,13 @@ out:
 				strerror(errno));
 		return -1;
 	}
-	/* Only these may --force override: an earlier backup, reused. */
+	/*
+	 * Only this may --force override: an earlier backup, reused. A
+	 * target holding just the incomplete-backup marker (an interrupted
+	 * job) carries nothing of value and is reused without --force.
+	 */
 	if (find_signature(fd, what, sizeof(what)) &&
 	    refuse(tgt, force, "%s", what)) {
-		close(fd);
-		return -1;
-	}
-	if (incomplete_probe_fd(fd, &hdr) == 1 &&
-	    refuse(tgt, force, "it holds an incomplete backup (job %.128s)",
-		   hdr.job[0] ? hdr.job : "unknown")) {
 		close(fd);
 		return -1;
 	}
