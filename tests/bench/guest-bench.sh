@@ -155,7 +155,7 @@ first_one() {
 # first_writes LABEL SRC TGT: the first-write matrix and the bound.
 first_writes() {
 	local label=$1 src=$2 tgt=$3 clusters=$4 s cs name sec n r qd
-	local dsz psz tsz summary t
+	local dsz psz tsz summary t mb1
 	s=$(blockdev --getsz "$src")
 	dmsetup create bl --table "0 $s linear $src 0"
 	# Pool data: the source disk, then the target disk (dm-thin allocates
@@ -164,6 +164,9 @@ first_writes() {
 	dmsetup create bdata --table "0 $s linear $src 0
 $s $(blockdev --getsz "$tgt") linear $tgt 0"
 	dsz=$(blockdev --getsz /dev/mapper/bdata)
+	# dd's bs=1M throughput over FIRST_MB MiB (at most the device - 16 MiB)
+	mb1=$((s / 2048 - 16))
+	[ "$mb1" -gt "$FIRST_MB" ] && mb1=$FIRST_MB
 	for name in $clusters; do
 		cs=$(bytes "$name")
 		sec=$((cs / 512))
@@ -198,14 +201,14 @@ $s $(blockdev --getsz "$tgt") linear $tgt 0"
 			# and dd's bs=1M throughput, both source -> target.
 			t=$(dd_secs if="$src" of="$tgt" bs="$cs" count="$n" iflag=direct oflag=direct)
 			rep "$label copy_block_us_$name $(awk -v t="$t" -v n="$n" 'BEGIN { printf "%.1f", t / n * 1e6 }')"
-			t=$(dd_secs if="$src" of="$tgt" bs=1M count=$(((s / 2048) - 16)) iflag=direct oflag=direct)
-			rep "$label dd_1M_MBps $(awk -v t="$t" -v b=$(((s / 2048 - 16) << 20)) 'BEGIN { printf "%.0f", b / t / 1e6 }')"
+			t=$(dd_secs if="$src" of="$tgt" bs=1M count="$mb1" iflag=direct oflag=direct)
+			rep "$label dd_1M_MBps $(awk -v t="$t" -v b=$((mb1 << 20)) 'BEGIN { printf "%.0f", b / t / 1e6 }')"
 			for qd in 1 32; do
 				summary+=" qd$qd: linear $(first_one "$label" linear /dev/mapper/bl "$cs" "$n" "$qd" "$name")"
 
 				dmsetup create cb --table "$(cb_table "$src" "$tgt" full "3 cluster_size $sec paused")"
 				summary+=" cowbackup $(first_one "$label" cowbackup /dev/mapper/cb "$cs" "$n" "$qd" "$name")"
-				[ "$r" = 1 ] && log "$label $name qd$qd cowbackup after: $(dmsetup status cb)"
+				[ "$r$qd" = 11 ] && log "$label $name qd$qd cowbackup after: $(dmsetup status cb)"
 				dmsetup remove cb
 
 				# A zeroed header makes a new persistent store.
@@ -213,7 +216,7 @@ $s $(blockdev --getsz "$tgt") linear $tgt 0"
 				dmsetup create bsnap --table "0 $s snapshot $src $tgt P $sec"
 				dmsetup create borig --table "0 $s snapshot-origin $src"
 				summary+=" snapshot $(first_one "$label" snapshot /dev/mapper/borig "$cs" "$n" "$qd" "$name")"
-				[ "$r" = 1 ] && log "$label $name qd$qd snapshot after: $(dmsetup status bsnap)"
+				[ "$r$qd" = 11 ] && log "$label $name qd$qd snapshot after: $(dmsetup status bsnap)"
 				dmsetup remove borig
 				dmsetup remove bsnap
 
@@ -222,7 +225,7 @@ $s $(blockdev --getsz "$tgt") linear $tgt 0"
 					dmsetup message bpool 0 "create_snap 1 0"
 					dmsetup resume bthin
 					summary+=" thin $(first_one "$label" thin /dev/mapper/bthin "$cs" "$n" "$qd" "$name")"
-					[ "$r" = 1 ] && log "$label $name qd$qd thin pool after: $(dmsetup status bpool)"
+					[ "$r$qd" = 11 ] && log "$label $name qd$qd thin pool after: $(dmsetup status bpool)"
 					dmsetup message bpool 0 "delete 1"
 				fi
 			done

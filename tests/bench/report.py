@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Format the output of tests/bench/guest-bench.sh (REP/INFO lines).
 
-    report.py RAW DATE ACCEL KVER COMMIT LOAD CHART_DAT >results.md
+    report.py RAW DATE ACCEL KVER COMMIT LOAD CHART_DAT [NOTE] >results.md
 
 Prints the results as markdown (medians, ratios to the bound and to
 dm-linear, every repetition) and writes the first-write IOPS by setup
@@ -12,7 +12,8 @@ import json
 import statistics
 import sys
 
-raw, date, accel, kver, commit, load, chart = sys.argv[1:]
+raw, date, accel, kver, commit, load, chart = sys.argv[1:8]
+note = sys.argv[8] if len(sys.argv) > 8 else ''
 
 def fio_fields(path):
     """[write IOPS, clat p50 us, clat p99 us] of one fio JSON output."""
@@ -90,6 +91,9 @@ SETUPS = (('cowbackup', 'cowbackup'), ('snapshot', 'dm-snapshot'),
           ('thin', 'thin snapshot'))
 out = []
 p = out.append
+if note.strip():
+    p('**%s**' % note.strip())
+    p('')
 p('Run %s, accel %s, guest kernel %s, commit %s; host load average %s.'
   % (date, accel.upper(), kver, commit, load))
 p('')
