@@ -871,7 +871,7 @@ int cmd_recover(int argc, char **argv)
 	bool dry_run = false;
 	struct job *jobs;
 	size_t n;
-	int r;
+	int r, m;
 
 	r = flag_opts(argc, argv, "recover", recover_help, "dry-run", 'n',
 		      &dry_run);
@@ -883,6 +883,11 @@ int cmd_recover(int argc, char **argv)
 	r = job_recover(dry_run, false, NULL);
 	if (r < 0)
 		return EXIT_FAIL;
+	/* Staging devices left by a killed start (marker.c). */
+	m = marker_cleanup_orphans(dry_run);
+	if (m < 0)
+		return EXIT_FAIL;
+	r += m;
 	if (r == 0)
 		printf("recover: nothing to do\n");
 	if (!job_list(&jobs, &n)) {

@@ -470,3 +470,30 @@ void marker_cleanup(const char *job)
 		err_msg("%s: cannot remove the staging device: %s", name,
 			dm_last_error());
 }
+
+int marker_cleanup_orphans(bool dry_run)
+{
+	struct dm_dev_info info;
+	char **names;
+	size_t n, i;
+	int count = 0, failed = 0;
+
+	if (dm_list_names(&names, &n))
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (dm_get_info(names[i], &info) || !info.exists ||
+		    strncmp(info.uuid, STAGING_UUID_PREFIX,
+			    strlen(STAGING_UUID_PREFIX)) || info.open_count > 0)
+			continue;
+		count++;
+		printf("recover: %s: %sremove the staging device of a job that is gone (its target stays marked incomplete)\n",
+		       names[i], dry_run ? "would " : "");
+		if (!dry_run && dm_remove(names[i])) {
+			err_msg("%s: cannot remove: %s", names[i],
+				dm_last_error());
+			failed++;
+		}
+	}
+	dm_free_names(names, n);
+	return failed ? -1 : count;
+}

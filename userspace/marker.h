@@ -52,6 +52,12 @@ int marker_complete(const struct job *job);
 void marker_cleanup(const char *job);
 
 /*
+ * recover: remove (or with @dry_run only name) every staging device
+ * nothing holds, one "recover: ..." line each. Returns how many, or -1.
+ */
+int marker_cleanup_orphans(bool dry_run);
+
+/*
  * If MAJ:MIN is a staging device, fill the real target's device number
  * and return true.
  */
