@@ -11,7 +11,6 @@
 # timeout: 400
 . "$(dirname "$0")/../lib.sh"
 
-CTL=${CB_CTL:-$CTL}	# CB_CTL: test another build
 read -r -a D <<<"$COWBACKUP_DISKS"
 X=/tmp/cbd
 trap '"$CTL" recover >/dev/null 2>&1; cleanup_dm' EXIT

@@ -14,7 +14,6 @@
 # timeout: 400
 . "$(dirname "$0")/../lib.sh"
 
-CTL=${CB_CTL:-$CTL}	# CB_CTL: test another build
 read -r -a D <<<"$COWBACKUP_DISKS"
 MNT=/tmp/cb-src
 BAK=/tmp/cb-bak
