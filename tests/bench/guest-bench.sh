@@ -31,11 +31,13 @@
 #
 # Environment (defaults in brackets; BENCH_QUICK=1 gives a smoke test):
 # BENCH_REPS [5; quick 1], BENCH_MB device size [512; quick 96],
-# BENCH_CLUSTERS ["4k 64k 1m"], BENCH_VIRTIO_CLUSTERS [""; e.g. "64k" adds
-# first writes on the virtio disks], BENCH_FIRST_WRITES writes per first-write run, at
-# most one per cluster [2048; quick 512], BENCH_FIRST_MB at most this many
-# MiB copied per first-write run [128; quick 32], BENCH_RUNTIME seconds per
-# random run [3; quick 1], BENCH_NONE_WRITES [1000000; quick 20000].
+# BENCH_CLUSTERS ["4k 64k 1m"; "" skips the first writes],
+# BENCH_VIRTIO_CLUSTERS [""; e.g. "64k" adds first writes on the virtio
+# disks], BENCH_FIRST_WRITES writes per first-write run, at most one per
+# cluster [2048; quick 512], BENCH_FIRST_MB at most this many MiB copied
+# per first-write run [128; quick 32], BENCH_RUNTIME seconds per random
+# run [3; quick 1], BENCH_NONE_WRITES [1000000; quick 20000],
+# BENCH_FIODIR where fio's JSON goes [/tmp/bench-fio].
 set -u
 export LC_ALL=C
 
@@ -51,7 +53,7 @@ FIRST_WRITES=${BENCH_FIRST_WRITES:-$q_fw}
 FIRST_MB=${BENCH_FIRST_MB:-$q_fmb}
 RUNTIME=${BENCH_RUNTIME:-$q_rt}
 NONE_WRITES=${BENCH_NONE_WRITES:-$q_none}
-CLUSTERS=${BENCH_CLUSTERS:-4k 64k 1m}
+CLUSTERS=${BENCH_CLUSTERS-4k 64k 1m}
 VIRTIO_CLUSTERS=${BENCH_VIRTIO_CLUSTERS-}
 FIODIR=${BENCH_FIODIR:-/tmp/bench-fio}
 read -r -a D <<<"${COWBACKUP_DISKS:-}"
@@ -61,8 +63,12 @@ log() { echo "# [${SECONDS}s] $*" >&2; }
 exec 3>&1
 rep() { echo "REP $*" >&3; }
 info() { echo "INFO $*" >&3; }
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
+# Times from bash itself: no process start-up inside a measured interval.
+now() { echo "$EPOCHREALTIME"; }
+elapsed() {
+	local e=$EPOCHREALTIME
+	awk -v a="$1" -v b="$e" 'BEGIN { printf "%.3f", b - a }'
+}
 mbps() { awk -v s="$1" -v t="$2" 'BEGIN { printf "%.0f", s * 512 / t / 1e6 }'; }
 
 # bytes 4k|64k|1m|65536 -> bytes
@@ -134,14 +140,23 @@ events() { dmsetup info -c --noheadings -o events "$1" | tr -d ' '; }
 # wait_done DEV: block on dm events until the job is no longer running or
 # paused. The counter is read before the state, so a completion between
 # the two makes `dmsetup wait` return at once: no event is lost and no
-# process polls.
+# process polls. DONE_T is the time the last `dmsetup wait` returned (or
+# the state was first seen ended), so the start-up of the processes that
+# read the state after the wake-up is not counted.
 wait_done() {
 	local ev
+	DONE_T=""
 	while :; do
 		ev=$(events "$1")
 		case $(state "$1") in
-		running | paused) dmsetup wait "$1" "$ev" >/dev/null ;;
-		*) return ;;
+		running | paused)
+			dmsetup wait "$1" "$ev" >/dev/null
+			DONE_T=$EPOCHREALTIME
+			;;
+		*)
+			[ -n "$DONE_T" ] || DONE_T=$EPOCHREALTIME
+			return
+			;;
 		esac
 	done
 }
@@ -271,22 +286,23 @@ settled_writes() {
 	dmsetup remove bl
 }
 
-# copy LABEL SRC TGT: background copy at speed 0 against dd (wall time
-# of both, process start-up included), then the throttle over 4 s.
+# copy LABEL SRC TGT: background copy at speed 0 against dd (neither
+# counting process start-up), then the throttle over 4 s.
 copy_speed() {
 	local label=$1 src=$2 tgt=$3 s r t c0 c1 t0 sp cl c d
 	s=$(blockdev --getsz "$src")
 	for r in $(seq "$REPS"); do
 		dmsetup create cb --table "$(cb_table "$src" "$tgt" full "1 paused")"
-		t=$(now)
+		# From the return of the resume message (the copy starts at its
+		# ioctl, at the end of the process) to the wake-up on completion.
 		dmsetup message cb 0 resume
+		t=$EPOCHREALTIME
 		wait_done cb
-		c=$(mbps "$s" "$(elapsed "$t")")
+		c=$(mbps "$s" "$(awk -v a="$t" -v b="$DONE_T" 'BEGIN { printf "%.3f", b - a }')")
 		[ "$r" = 1 ] && log "$label copy: $(dmsetup status cb)"
 		dmsetup remove cb
-		t=$(now)
-		dd if="$src" of="$tgt" bs=1M iflag=direct oflag=direct status=none
-		d=$(mbps "$s" "$(elapsed "$t")")
+		# dd's own timing, without its start-up.
+		d=$(mbps "$s" "$(dd_secs if="$src" of="$tgt" bs=1M iflag=direct oflag=direct)")
 		rep "$label copy_MBps $c"
 		rep "$label dd_MBps $d"
 		log "$label copy rep $r/$REPS: copy $c MB/s, dd $d MB/s"
@@ -300,11 +316,13 @@ copy_speed() {
 	for r in $(seq "$REPS"); do
 		dmsetup create cb --table "$(cb_table "$src" "$tgt" full "3 speed $sp paused")"
 		dmsetup message cb 0 resume
-		t0=$(now)
+		# Each reading's time is taken when its dmsetup returns: the
+		# ioctl is at the end of the process, after its start-up.
 		c0=$(settled cb)
+		t0=$EPOCHREALTIME
 		sleep 4
-		t=$(elapsed "$t0")
 		c1=$(settled cb)
+		t=$(elapsed "$t0")
 		rep "$label throttle_ratio $(awk -v a="$c0" -v b="$c1" -v c=$cl -v t="$t" -v sp=$sp 'BEGIN { printf "%.4f", (b - a) * c / (sp * t) }')"
 		[ "$r" = 1 ] && log "$label throttle: $c0 -> $c1 clusters in $t s at $sp B/s: $(dmsetup status cb)"
 		dmsetup remove cb
@@ -313,26 +331,20 @@ copy_speed() {
 
 # view LABEL SRC TGT: reads through cowbackup-snap, all from the source
 # (sync=none, untouched), then all from the target (completed sync=full),
-# against a plain read.
+# against a plain read (dd's own timing).
 view_reads() {
 	local label=$1 src=$2 tgt=$3 s t
 	s=$(blockdev --getsz "$src")
-	t=$(now)
-	dd if="$src" of=/dev/null bs=1M iflag=direct status=none
-	rep "$label plain_read_MBps $(mbps "$s" "$(elapsed "$t")")"
+	rep "$label plain_read_MBps $(mbps "$s" "$(dd_secs if="$src" of=/dev/null bs=1M iflag=direct)")"
 	dmsetup create cb --table "$(cb_table "$src" "$tgt" none)"
 	dmsetup create cbv --readonly --table "0 $s cowbackup-snap $src $tgt"
-	t=$(now)
-	dd if=/dev/mapper/cbv of=/dev/null bs=1M iflag=direct status=none
-	rep "$label view_source_read_MBps $(mbps "$s" "$(elapsed "$t")")"
+	rep "$label view_source_read_MBps $(mbps "$s" "$(dd_secs if=/dev/mapper/cbv of=/dev/null bs=1M iflag=direct)")"
 	dmsetup remove cbv
 	dmsetup remove cb
 	dmsetup create cb --table "$(cb_table "$src" "$tgt" full)"
 	wait_done cb
 	dmsetup create cbv --readonly --table "0 $s cowbackup-snap $src $tgt"
-	t=$(now)
-	dd if=/dev/mapper/cbv of=/dev/null bs=1M iflag=direct status=none
-	rep "$label view_target_read_MBps $(mbps "$s" "$(elapsed "$t")")"
+	rep "$label view_target_read_MBps $(mbps "$s" "$(dd_secs if=/dev/mapper/cbv of=/dev/null bs=1M iflag=direct)")"
 	dmsetup remove cbv
 	dmsetup remove cb
 }
