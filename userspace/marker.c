@@ -17,6 +17,7 @@
 #include "dm.h"
 #include "image/incomplete.h"
 #include "job.h"
+#include "steps.h"
 #include "uapi/dm-cowbackup.h"
 #include "util.h"
 
@@ -441,11 +442,16 @@ int marker_complete(const struct job *job)
 	 * header): until that last write the marker stands.
 	 */
 	first = hd->len > 8 ? 8 : hd->len;
-	if (copy_region(vfd, tfd, vpath, tgt.path, buf, tl->start, tl->len) ||
-	    copy_region(vfd, tfd, vpath, tgt.path, buf, first,
-			hd->len - first) ||
-	    copy_region(vfd, tfd, vpath, tgt.path, buf, 0, first))
+	if (copy_region(vfd, tfd, vpath, tgt.path, buf, tl->start, tl->len))
 		goto out;
+	kill_point("finish-tail-written");
+	if (copy_region(vfd, tfd, vpath, tgt.path, buf, first,
+			hd->len - first))
+		goto out;
+	kill_point("finish-head-written");
+	if (copy_region(vfd, tfd, vpath, tgt.path, buf, 0, first))
+		goto out;
+	kill_point("finish-marker-replaced");
 	r = 0;
 out:
 	if (vfd >= 0)

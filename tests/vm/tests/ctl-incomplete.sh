@@ -128,6 +128,14 @@ check_eq "status --json: backup ready" ready "$(field backup)"
 check "list says ready" grep -q "^vg0-data .* completed .* ready " $X/list
 rm -f $X/job.qcow2
 check "export of the completed job" "$CTL" export vg0-data $X/job.qcow2 --format qcow2
+# finish killed while it writes the first and last MiB: still marked.
+for step in finish-tail-written finish-head-written; do
+	COWBACKUP_CTL_KILL_AT=$step "$CTL" finish vg0-data >/dev/null 2>&1
+	check_eq "finish killed at $step: still no UUID on the target" "" \
+		"$(blkid -p -o value -s UUID /dev/vg0/bak)"
+	refused "finish killed at $step: info still refuses it" 1 "incomplete backup" \
+		"$CTL" info /dev/vg0/bak
+done
 check "finish" "$CTL" finish vg0-data
 check_eq "the target has the source's UUID" "$UUID" \
 	"$(blkid -p -o value -s UUID /dev/vg0/bak)"
