@@ -99,8 +99,9 @@ killed start-suspended "$CTL" start vg0/data vg0/bak --force
 check "after a killed start, start again rolls it back and starts" \
 	"$CTL" start vg0/data vg0/bak --force --paused
 killed finish-suspended "$CTL" finish --force vg0-data
+# The guard already made the original table live; finish removes the rest.
 check "after a killed finish, finish again completes it" \
-	bash -c "$CTL finish vg0-data 2>&1 | grep -q 'complete an interrupted finish'"
+	bash -c "$CTL finish vg0-data 2>&1 | grep -Eq 'complete an interrupted finish|original table in place'"
 consistent "start/finish after a kill"
 
 # ---- a mounted filesystem, killed while frozen and suspended -------------
@@ -109,9 +110,11 @@ mkfs.ext4 -q /dev/vg0/fs && mkdir -p $MNT && mount /dev/vg0/fs $MNT ||
 head -c 4M /dev/urandom >$MNT/file && sync
 FSUM=$(md5sum <$MNT/file)
 killed start-suspended "$CTL" start vg0/fs vg0/fsbak --force
-check_eq "the filesystem is frozen under a suspended LV" \
-	"$(dmsetup info vg0-fs | sed -n 's/^State: *//p')" SUSPENDED
-check "recover thaws it" "$CTL" recover
+# The suspend guard resumes the LV as soon as the tool is dead (see
+# ctl-watchdog.sh); recover then removes the job's devices.
+check "the guard thaws the filesystem without recover" \
+	timeout "$(scaled 10)" bash -c "until dmsetup info vg0-fs | grep -Eq '^State: +ACTIVE'; do sleep 0.2; done"
+check "recover tidies up" "$CTL" recover
 check "the mounted filesystem takes writes again" \
 	timeout 20 bash -c "echo x >$MNT/new && sync"
 check_eq "its file is intact" "$FSUM" "$(md5sum <$MNT/file)"
