@@ -108,6 +108,8 @@ dmsetup create ovl --table "0 81920 linear $pv $off" || bail "cannot create ovl"
 refuse "target overlapping the source through dm tables" \
 	"/dev/mapper/ovl: refusing target: it overlaps the source on ${D[0]}" \
 	"$CTL" start vg0/data ovl
+# ovl runs 8 MiB into the next LV: while it lives, that LV is refused too.
+dmsetup remove ovl
 refuse "whole disk overlapping a partition source" \
 	"${D[2]}: refusing target: it overlaps the source on ${D[2]}" \
 	"$CTL" start "$P2" "${D[2]}"
