@@ -8,7 +8,7 @@
 # error cases (no such job, existing OUTPUT, bad options).
 # disks: 2
 # disk-size: 128M
-# timeout: 300
+# timeout: 420
 . "$(dirname "$0")/../lib.sh"
 
 trap 'cleanup_dm; rm -rf /tmp/cbx' EXIT
@@ -118,10 +118,7 @@ check_eq "the target equals the PIT image" \
 check_eq "export - --format raw streams the PIT image" \
 	"$(md5sum <$X/pit.raw | cut -d' ' -f1)" \
 	"$("$CTL" export cbfull - --format raw 2>/dev/null | md5sum | cut -d' ' -f1)"
-"$CTL" export cbfull - --format vmdk --subformat streamOptimized >$X/so.vmdk 2>$X/e.err
-check "export - streamOptimized: qemu-img compare with the PIT image" \
-	compare_raw $X/so.vmdk vmdk $X/pit.raw
-rm -f $X/so.vmdk
+# (streamOptimized to standard output: tests/images/run, cheaper there.)
 "$CTL" export cbfull - --format qcow2 >$X/e.out 2>$X/e.err
 check_eq "export - --format qcow2: exit 2" 2 $?
 check "one line saying it needs a streamable format" \
