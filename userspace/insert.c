@@ -510,6 +510,8 @@ int job_start(const char *source, const char *target,
 		if (check_plain_source(&src))
 			return EXIT_FAIL;
 	}
+	/* A staging device a killed start left holds the target (marker.c). */
+	marker_cleanup(job_name);
 
 	/*
 	 * LVM changes an LV (lvextend, lvreduce, lvconvert) only under its

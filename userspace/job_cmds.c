@@ -852,9 +852,10 @@ int cmd_finish(int argc, char **argv)
 		if (job_recover(false, false, job.name) < 0)
 			return EXIT_FAIL;
 		marker_cleanup(job.name);
-		printf("%s: job finished (failed: detached); %s holds an incomplete backup and stays marked so\n",
-		       job.name, job.target_path);
-		return EXIT_OK;
+		/* Devices cleaned up, but the backup failed: exit 1. */
+		err_msg("%s: job finished, but the backup failed: the job was detached; %s holds an incomplete backup and stays marked so",
+			job.name, job.target_path);
+		return EXIT_FAIL;
 	}
 	return job_finish(argv[optind], force, NULL, 0);
 }

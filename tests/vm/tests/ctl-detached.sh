@@ -81,8 +81,8 @@ check "export says incomplete" grep -q "vg0-data: incomplete backup: the job was
 check "no export written" test ! -e $X/d.qcow2
 marked "lvextend"
 "$CTL" finish vg0-data >$X/f.out 2>$X/f.err
-check_eq "finish exits 0" 0 $?
-check "finish says the backup failed" grep -q "vg0-data: job finished (failed: detached)" $X/f.out
+check_eq "finish exits 1: the backup failed" 1 $?
+check "finish says the backup failed" grep -q "vg0-data: job finished, but the backup failed: the job was detached" $X/f.err
 diag "$(cat $X/f.out $X/f.err)"
 check_eq "no cowbackup devices left" "" "$(leftovers)"
 marked "after finish"
