@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The incomplete-backup marker and the staging device; see marker.h. */
 #include "marker.h"
+#include "recover.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -489,7 +490,9 @@ int marker_cleanup_orphans(bool dry_run)
 	for (i = 0; i < n; i++) {
 		if (dm_get_info(names[i], &info) || !info.exists ||
 		    strncmp(info.uuid, STAGING_UUID_PREFIX,
-			    strlen(STAGING_UUID_PREFIX)) || info.open_count > 0)
+			    strlen(STAGING_UUID_PREFIX)) ||
+		    (info.open_count > 0 &&
+		     !(dry_run && recover_held_only_by_removed(&info))))
 			continue;
 		count++;
 		printf("recover: %s: %sremove the staging device of a job that is gone (its target stays marked incomplete)\n",

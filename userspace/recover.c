@@ -118,6 +118,64 @@ static int own_opens(const struct dm_dev_info *info, const char *job)
 	return n;
 }
 
+/* Devices this run removed, or (dry run) would remove. */
+static char **gone;
+static size_t ngone;
+
+static void record_gone(const char *name)
+{
+	char **g = realloc(gone, (ngone + 1) * sizeof(*gone));
+
+	if (!g)
+		return;
+	gone = g;
+	gone[ngone] = strdup(name);
+	if (gone[ngone])
+		ngone++;
+}
+
+static void forget_gone(void)
+{
+	while (ngone)
+		free(gone[--ngone]);
+	free(gone);
+	gone = NULL;
+}
+
+bool recover_held_only_by_removed(const struct dm_dev_info *info)
+{
+	char dir[128], attr[512], name[DMNAME_MAX];
+	struct dirent *de;
+	int n = 0;
+	size_t i;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/sys/dev/block/%u:%u/holders", info->major,
+		 info->minor);
+	d = opendir(dir);
+	if (!d)
+		return false;
+	while ((de = readdir(d))) {
+		FILE *f;
+
+		if (de->d_name[0] == '.')
+			continue;
+		name[0] = '\0';
+		snprintf(attr, sizeof(attr), "%s/%s/dm/name", dir, de->d_name);
+		f = fopen(attr, "re");
+		if (f) {
+			if (fgets(name, sizeof(name), f))
+				name[strcspn(name, "\n")] = '\0';
+			fclose(f);
+		}
+		for (i = 0; i < ngone; i++)
+			if (!strcmp(gone[i], name))
+				n++;
+	}
+	closedir(d);
+	return n >= info->open_count;
+}
+
 /*
  * Remove device @name (a device of job @job, or NULL) unless it is open;
  * true when gone (or would be).
@@ -138,12 +196,15 @@ static bool remove_unused(struct recovery *rc, const char *name,
 				name, info.open_count);
 		return false;
 	}
-	if (rc->dry_run)
+	if (rc->dry_run) {
+		record_gone(name);
 		return true;
+	}
 	if (dm_remove(name)) {
 		fail(rc, name, "cannot remove");
 		return false;
 	}
+	record_gone(name);
 	return true;
 }
 
@@ -336,6 +397,7 @@ int job_recover(bool dry_run, bool quiet, const char *only)
 
 	if (!dry_run && !only)
 		dm_udev_cleanup_cookies();	/* left by killed runs */
+	forget_gone();
 	if (dm_list_names(&names, &n)) {
 		if (!quiet)
 			err_msg("recover: cannot list dm devices: %s",

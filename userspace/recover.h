@@ -16,6 +16,14 @@
  */
 int job_recover(bool dry_run, bool quiet, const char *only);
 
+/*
+ * After job_recover(): is every open of @info by a device that run
+ * removed (or, in a dry run, would have removed)? Lets a dry run predict
+ * which leftovers the real run finds unused.
+ */
+struct dm_dev_info;
+bool recover_held_only_by_removed(const struct dm_dev_info *info);
+
 /* Print a hint when interrupted operations are pending; for read commands. */
 void recover_hint(void);
 
