@@ -31,7 +31,7 @@ leftovers() {
 check "start with --speed 1M" "$CTL" start vg0/data vg0/bak --speed 1M
 check_eq "state running" running "$(field vg0-data state)"
 check_eq "speed 1 MiB/s" 1048576 "$(field vg0-data speed)"
-check "set-speed 2M" bash -c "$CTL set-speed vg0-data 2M | grep -q 'limited to 2 MiB (2097152 bytes)/s'"
+check "set-speed 2M" bash -c "$CTL set-speed vg0-data 2M | grep -q 'limited to 2 MiB/s (2097152 bytes/s)'"
 check_eq "speed now 2 MiB/s" 2097152 "$(field vg0-data speed)"
 check "pause" "$CTL" pause vg0-data
 check_eq "state paused" paused "$(field vg0-data state)"
