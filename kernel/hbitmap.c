@@ -192,7 +192,8 @@ void hbitmap_set(struct hbitmap *hb, u64 start, u64 count)
 
 			added += hweight64(mask & ~words[w]);
 			woke |= !words[w];
-			words[w] |= mask;
+			/* Level 0 may be read by hbitmap_range_clear_lockless(). */
+			WRITE_ONCE(words[w], words[w] | mask);
 		}
 		if (l == 0)
 			hb->count += added;
@@ -222,7 +223,7 @@ void hbitmap_reset(struct hbitmap *hb, u64 start, u64 count)
 
 			removed += hweight64(mask & words[w]);
 			emptied |= words[w] && !(words[w] & ~mask);
-			words[w] &= ~mask;
+			WRITE_ONCE(words[w], words[w] & ~mask);
 		}
 		if (l == 0)
 			hb->count -= removed;
@@ -307,6 +308,20 @@ static u64 hb_next_zero(const struct hbitmap *hb, u64 pos, u64 end)
 		word = ~words[w];
 	}
 	return min_t(u64, (w << HB_SHIFT) + __ffs64(word), end);
+}
+
+bool hbitmap_range_clear_lockless(const struct hbitmap *hb, u64 start,
+				  u64 count)
+{
+	u64 last, w;
+
+	if (!hb_clip(hb, start, &count))
+		return true;
+	last = start + count - 1;
+	for (w = start >> HB_SHIFT; w <= last >> HB_SHIFT; w++)
+		if (READ_ONCE(hb->words[0][w]) & hb_mask(w, start, last))
+			return false;
+	return true;
 }
 
 u64 hbitmap_next_set(const struct hbitmap *hb, u64 from)

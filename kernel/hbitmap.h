@@ -54,6 +54,14 @@ void hbitmap_set_all(struct hbitmap *hb);
 bool hbitmap_test(const struct hbitmap *hb, u64 bit);
 u64 hbitmap_count(const struct hbitmap *hb);		/* O(1) */
 
+/*
+ * True when no bit of [start, start + count) is set. Reads only level 0,
+ * each word once with READ_ONCE(), so it may run concurrently with set and
+ * reset: a bit that stays set for the whole call is always seen.
+ */
+bool hbitmap_range_clear_lockless(const struct hbitmap *hb, u64 start,
+				  u64 count);
+
 /* Return the first set (zero) bit >= from, or hbitmap_size() if none. */
 u64 hbitmap_next_set(const struct hbitmap *hb, u64 from);
 u64 hbitmap_next_zero(const struct hbitmap *hb, u64 from);

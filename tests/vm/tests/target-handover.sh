@@ -53,15 +53,15 @@ check "write to one cluster (copy-out)" \
 	status=none
 check "cancel" cb_msg cb cancel
 check_eq "cancelled" cancelled "$(cb_get cb state)"
-table=$(dmsetup table cb | sed 's/ paused$//; s/ 1 cluster_size 128 paused/ 1 cluster_size 128/')
-diag "reloading: $table"
+# The same job line, paused so that the new job can be looked at.
+table=$(cb_table "$SRC" "$TGT" full paused)
 check "reload the same table after cancel" \
 	bash -c "dmsetup reload cb --table '$table' && dmsetup resume cb"
 st=$(cb_status cb)
 diag "status after the reload: $st"
 check_eq "the reload starts a new job from nothing" \
-	"running full 128 0" \
-	"$(cb_get cb state) $(cb_get cb sync) $(cb_get cb cluster) $(cb_get cb errors)"
+	"paused full 128 0/$TOTAL 0 0 0 0" "$(echo "$st" | cut -d' ' -f1-8)"
+check "resume the new job" cb_msg cb resume
 cb_check_done "the new job completes" cb completed 120
 # New point in time: the reload. The source then held seed 502 with one
 # 4 KiB block of zeros at sector 128.
