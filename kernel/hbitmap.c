@@ -351,6 +351,11 @@ bool hbitmap_next_dirty_area(const struct hbitmap *hb, u64 from, u64 end,
 	return true;
 }
 
+#ifndef __KERNEL__
+/*
+ * Host-only: the module never iterates, merges or parses maps; the unit
+ * tests, the fuzzer and bench_core do.
+ */
 /*
  * Fill the iterator's cursor from it->pos: per level, the bits of the
  * current word not yet visited. At levels above 0 the bit of the word
@@ -465,6 +470,8 @@ int hbitmap_merge(struct hbitmap *dst, const struct hbitmap *src)
 	return 0;
 }
 
+#endif /* !__KERNEL__ */
+
 size_t hbitmap_format_extents(const struct hbitmap *hb, u64 from,
 			      char *buf, size_t buflen, u64 *next)
 {
@@ -494,6 +501,7 @@ size_t hbitmap_format_extents(const struct hbitmap *hb, u64 from,
 	return n;
 }
 
+#ifndef __KERNEL__ /* host-only, see above */
 static bool hb_is_blank(char c)
 {
 	return c == ' ' || c == '\t' || c == '\n';
@@ -559,3 +567,4 @@ int hbitmap_parse_extents(struct hbitmap *hb, const char *text)
 		return ret;
 	return hb_parse(hb, text, true);
 }
+#endif /* !__KERNEL__ */

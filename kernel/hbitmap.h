@@ -73,6 +73,7 @@ u64 hbitmap_next_zero(const struct hbitmap *hb, u64 from);
 bool hbitmap_next_dirty_area(const struct hbitmap *hb, u64 from, u64 end,
 			     u64 max_len, u64 *start, u64 *len);
 
+#ifndef __KERNEL__ /* host-only: see hbitmap.c */
 void hbitmap_iter_init(struct hbitmap_iter *it, const struct hbitmap *hb,
 		       u64 from);
 /* Next set bit, or hbitmap_size() at the end. */
@@ -80,6 +81,8 @@ u64 hbitmap_iter_next(struct hbitmap_iter *it);
 
 /* dst |= src; -EINVAL if the sizes differ. */
 int hbitmap_merge(struct hbitmap *dst, const struct hbitmap *src);
+
+#endif
 
 /*
  * Serialise set bits from @from on as "start+len" words separated by
@@ -94,6 +97,7 @@ int hbitmap_merge(struct hbitmap *dst, const struct hbitmap *src);
 size_t hbitmap_format_extents(const struct hbitmap *hb, u64 from,
 			      char *buf, size_t buflen, u64 *next);
 
+#ifndef __KERNEL__ /* host-only: see hbitmap.c */
 /*
  * Parse "start+len" words (separated by blanks) and set those bits.
  * -EINVAL on malformed text, -ERANGE on an extent past the end; the
@@ -102,5 +106,6 @@ size_t hbitmap_format_extents(const struct hbitmap *hb, u64 from,
  * (no sign); len must be > 0; a number too big for u64 is -ERANGE.
  */
 int hbitmap_parse_extents(struct hbitmap *hb, const char *text);
+#endif
 
 #endif /* DM_COWBACKUP_HBITMAP_H */
