@@ -51,7 +51,7 @@ void cb_copier_work(struct work_struct *ws)
 	struct cowbackup *cb = container_of(to_delayed_work(ws),
 					    struct cowbackup, copier_work);
 	unsigned long delay = 0;
-	struct cb_copy *copy, *tmp;
+	struct cb_copy *copy;
 	LIST_HEAD(claimed);
 	u64 start, len, wait_ns;
 
@@ -72,16 +72,13 @@ void cb_copier_work(struct work_struct *ws)
 		}
 		copy = cb_copy_claim(cb, start, len, CB_COPY_BACKGROUND);
 		cb->cursor = start + len;
-		list_add_tail(&copy->batch, &claimed);
+		list_add_tail(&copy->node, &claimed);
 	}
 	if (delay && !cb->dead)
 		mod_delayed_work(cb->wq, &cb->copier_work, delay);
 	spin_unlock_irq(&cb->lock);
 
-	list_for_each_entry_safe(copy, tmp, &claimed, batch) {
-		list_del(&copy->batch);
-		cb_copy_submit(copy);
-	}
+	cb_copy_submit_list(&claimed);
 }
 
 /* Make the copier look for work after @delay jiffies (0: now). */

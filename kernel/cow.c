@@ -4,34 +4,26 @@
  *
  * Every copy, whether a copy-out for a guest write or a background copy,
  * goes through the same three steps: claim, copy, finish. Claiming takes a
- * run of dirty clusters out of the dirty bitmap and puts it on the single
- * in-flight list, under cb->lock. So a cluster is claimed at most once (the
- * bit is gone), and a guest write that touches a dirty or in-flight cluster
- * waits; it reaches the source only after the old data is on the target.
- * That is the one place where "never copy twice" and "never copy newer
- * data" hold.
+ * run of dirty clusters out of the dirty bitmap and puts a cell over it
+ * (range_lock.c), under cb->lock. So a cluster is claimed at most once
+ * (the bit is gone), and a guest write that touches a dirty cluster or a
+ * cell waits; it reaches the source only after the old data is on the
+ * target. That is the one place where "never copy twice" and "never copy
+ * newer data" hold.
  *
- * Waiting writes sit on one list. After any copy finishes they are all
- * looked at again by cb_cow_work(): simple, and bounded by the number of
- * writes in flight, which the block layer bounds.
+ * A first write claims and submits its copy-outs from map() and parks on
+ * the copy's cell; the copy's completion routes exactly those writes
+ * again and submits them. Writes that found every copy buffer busy park
+ * on cb->starved until a buffer frees. At most CB_MAX_WAITING writes park
+ * at once; map() waits (back-pressure) beyond that.
  */
+#include <linux/blkdev.h>
 #include <linux/vmalloc.h>
 
 #include "cowbackup.h"
 #include "trace.h"
 
 /*----------------------------------------------------------------*/
-
-/* Caller holds cb->lock. */
-bool cb_range_busy(struct cowbackup *cb, u64 first, u64 count)
-{
-	struct cb_range *r;
-
-	list_for_each_entry(r, &cb->inflight, node)
-		if (r->first < first + count && first < r->first + r->count)
-			return true;
-	return false;
-}
 
 /*
  * Take @count dirty clusters from @first for one copy. Returns NULL when no
@@ -44,12 +36,10 @@ struct cb_copy *cb_copy_claim(struct cowbackup *cb, u64 first, u64 count,
 
 	if (list_empty(&cb->free_copies))
 		return NULL;
-	copy = list_first_entry(&cb->free_copies, struct cb_copy, range.node);
-	list_move_tail(&copy->range.node, &cb->inflight);
+	copy = list_first_entry(&cb->free_copies, struct cb_copy, node);
+	list_del(&copy->node);
 	cb->nr_free_copies--;
 
-	copy->range.first = first;
-	copy->range.count = count;
 	copy->kind = kind;
 	copy->error = CB_COPY_OK;
 	copy->zeroes_retried = false;
@@ -57,10 +47,21 @@ struct cb_copy *cb_copy_claim(struct cowbackup *cb, u64 first, u64 count,
 	copy->io_error = 0;
 
 	hbitmap_reset(cb->dirty, first, count);
+	cb_cell_add(cb, &copy->cell, first, count);
 	cb->inflight_clusters += count;
 	if (kind == CB_COPY_BACKGROUND)
 		cb->bg_inflight++;
 	return copy;
+}
+
+static u64 copy_first(const struct cb_copy *copy)
+{
+	return copy->cell.first;
+}
+
+static u64 copy_count(const struct cb_copy *copy)
+{
+	return copy->cell.last - copy->cell.first + 1;
 }
 
 /*----------------------------------------------------------------*/
@@ -124,7 +125,7 @@ static void copy_submit_io(struct cb_copy *copy, struct dm_dev *dev, blk_opf_t o
 	struct dm_io_request req = {
 		.bi_opf = opf,
 		.mem.type = DM_IO_VMA,
-		.mem.ptr.vma = copy->buf + ((first - copy->range.first) <<
+		.mem.ptr.vma = copy->buf + ((first - copy_first(copy)) <<
 					    (cb->cluster_shift + SECTOR_SHIFT)),
 		.notify.fn = op_is_zeroes ? copy_zeroes_done : copy_io_done,
 		.notify.context = copy,
@@ -140,21 +141,37 @@ static void copy_finish(struct cb_copy *copy);
 static void copy_write(struct cb_copy *copy);
 
 /* Start a claimed copy. Must not hold cb->lock: dm_io() may sleep. */
-void cb_copy_submit(struct cb_copy *copy)
+static void copy_submit(struct cb_copy *copy)
 {
-	trace_cowbackup_copy_start(copy->range.first, copy->range.count,
+	trace_cowbackup_copy_start(copy_first(copy), copy_count(copy),
 				   copy->kind == CB_COPY_OUT);
 	copy->next_stage = copy_write;
 	atomic_set(&copy->pending, 1);
-	copy_submit_io(copy, copy->cb->source, REQ_OP_READ, copy->range.first,
-		       copy->range.count);
+	copy_submit_io(copy, copy->cb->source, REQ_OP_READ, copy_first(copy),
+		       copy_count(copy));
 	copy_io_put(copy);
+}
+
+/* Start every copy claimed on @claimed (linked by node), plugged. */
+void cb_copy_submit_list(struct list_head *claimed)
+{
+	struct cb_copy *copy, *tmp;
+	struct blk_plug plug;
+
+	if (list_empty(claimed))
+		return;
+	blk_start_plug(&plug);
+	list_for_each_entry_safe(copy, tmp, claimed, node) {
+		list_del(&copy->node);
+		copy_submit(copy);
+	}
+	blk_finish_plug(&plug);
 }
 
 static bool cluster_is_zero(struct cb_copy *copy, u64 cluster)
 {
 	struct cowbackup *cb = copy->cb;
-	size_t off = (cluster - copy->range.first) <<
+	size_t off = (cluster - copy_first(copy)) <<
 		     (cb->cluster_shift + SECTOR_SHIFT);
 	size_t len = copy_sectors(copy, cluster, 1) << SECTOR_SHIFT;
 
@@ -168,7 +185,7 @@ static bool cluster_is_zero(struct cb_copy *copy, u64 cluster)
 static void copy_write(struct cb_copy *copy)
 {
 	struct cowbackup *cb = copy->cb;
-	u64 end = copy->range.first + copy->range.count;
+	u64 end = copy_first(copy) + copy_count(copy);
 	u64 run, next;
 	bool zero, next_zero, use_zeroes;
 
@@ -184,8 +201,8 @@ static void copy_write(struct cb_copy *copy)
 	copy->nr_zero = 0;
 	atomic_set(&copy->pending, 1);
 	/* One write per run of all-zero or all-data clusters. */
-	zero = cluster_is_zero(copy, copy->range.first);
-	for (run = copy->range.first; run < end; run = next) {
+	zero = cluster_is_zero(copy, copy_first(copy));
+	for (run = copy_first(copy); run < end; run = next) {
 		next_zero = zero;
 		for (next = run + 1; next < end; next++) {
 			next_zero = cluster_is_zero(copy, next);
@@ -205,30 +222,11 @@ static void copy_write(struct cb_copy *copy)
 
 /*----------------------------------------------------------------*/
 
-/* A failed copy-out under break_write fails the writes that needed it. */
-static void fail_waiting_writes(struct cowbackup *cb, u64 first, u64 count,
-				struct bio_list *failed)
-{
-	struct bio_list keep = BIO_EMPTY_LIST;
-	struct bio *bio;
-	u64 c0, c1;
-
-	while ((bio = bio_list_pop(&cb->waiting))) {
-		c0 = cb_sector_to_cluster(cb, bio->bi_iter.bi_sector);
-		c1 = cb_sector_to_cluster(cb, bio_end_sector(bio) - 1);
-		if (c0 < first + count && first <= c1)
-			bio_list_add(failed, bio);
-		else
-			bio_list_add(&keep, bio);
-	}
-	cb->waiting = keep;
-}
-
 /* Apply the error policy to a failed copy. Caller holds cb->lock. */
 static void copy_failed(struct cb_copy *copy, struct bio_list *failed)
 {
 	struct cowbackup *cb = copy->cb;
-	u64 first = copy->range.first, count = copy->range.count;
+	u64 first = copy_first(copy), count = copy_count(copy);
 	enum cb_policy policy;
 
 	cb->errors++;
@@ -245,7 +243,9 @@ static void copy_failed(struct cb_copy *copy, struct bio_list *failed)
 			      first, count);
 			cb_set_state(cb, CB_FAILED);
 		} else {
-			fail_waiting_writes(cb, first, count, failed);
+			/* break_write: the writes that needed it fail. */
+			bio_list_merge(failed, &copy->cell.waiters);
+			bio_list_init(&copy->cell.waiters);
 		}
 		return;
 	}
@@ -264,12 +264,16 @@ static void copy_failed(struct cb_copy *copy, struct bio_list *failed)
 		cb_set_state(cb, CB_PAUSED);
 }
 
+static void route_again(struct cowbackup *cb, struct bio_list *bios);
+static void end_waiting(struct cowbackup *cb, struct bio *bio,
+			blk_status_t status);
+
 static void copy_finish(struct cb_copy *copy)
 {
 	struct cowbackup *cb = copy->cb;
 	struct bio_list failed = BIO_EMPTY_LIST;
-	u64 first = copy->range.first, count = copy->range.count;
-	unsigned long flags;
+	struct bio_list released = BIO_EMPTY_LIST;
+	u64 first = copy_first(copy), count = copy_count(copy);
 	struct bio *bio;
 
 	if (copy->error == CB_COPY_OK && copy->io_error) {
@@ -287,7 +291,7 @@ static void copy_finish(struct cb_copy *copy)
 	trace_cowbackup_copy_done(first, count, copy->kind == CB_COPY_OUT,
 				  copy->nr_zero, copy->error);
 
-	spin_lock_irqsave(&cb->lock, flags);
+	spin_lock_irq(&cb->lock);
 	cb->inflight_clusters -= count;
 	if (copy->kind == CB_COPY_BACKGROUND)
 		cb->bg_inflight--;
@@ -305,76 +309,126 @@ static void copy_finish(struct cb_copy *copy)
 	} else {
 		copy_failed(copy, &failed);
 	}
-	list_move(&copy->range.node, &cb->free_copies);
+	cb_cell_del(cb, &copy->cell, &released);
+	list_add(&copy->node, &cb->free_copies);
 	cb->nr_free_copies++;
+	/* A buffer is free: the writes that found none may claim it. */
+	bio_list_merge(&released, &cb->starved);
+	bio_list_init(&cb->starved);
 	cb_check_completed(cb);
-	if (!cb->dead && !bio_list_empty(&cb->waiting))
-		queue_work(cb->wq, &cb->cow_work);
-	spin_unlock_irqrestore(&cb->lock, flags);
+	spin_unlock_irq(&cb->lock);
 
 	while ((bio = bio_list_pop(&failed)))
-		bio_io_error(bio);
+		end_waiting(cb, bio, BLK_STS_IOERR);
+	route_again(cb, &released);
 	wake_up(&cb->drain_wait);
 	cb_copier_kick(cb, 0);
 }
 
 /*----------------------------------------------------------------*/
 
+enum cb_route {
+	CB_ROUTE_GO,		/* nothing to wait for: to the source */
+	CB_ROUTE_PARKED,	/* waits on a cell or for a copy buffer */
+};
+
 /*
- * Claim copy-outs for the dirty clusters under @bio. Returns true when the
- * bio must keep waiting. Caller holds cb->lock.
+ * Where does a write go now? Claims copy-outs for the dirty clusters under
+ * it (onto @claimed, to submit after unlock), then parks it on the first
+ * cell it meets. Caller holds cb->lock.
  */
-static bool claim_copy_outs(struct cowbackup *cb, struct bio *bio,
-			    struct list_head *claimed)
+static enum cb_route route_write(struct cowbackup *cb, struct bio *bio,
+				 struct list_head *claimed)
 {
 	u64 c0 = cb_sector_to_cluster(cb, bio->bi_iter.bi_sector);
 	u64 c1 = cb_sector_to_cluster(cb, bio_end_sector(bio) - 1);
 	u64 start, len, pos = c0;
 	struct cb_copy *copy;
-	bool wait = false;
+	struct cb_cell *cell;
 
-	while (hbitmap_next_dirty_area(cb->dirty, pos, c1 + 1,
+	while (cb_intercepting(cb) &&
+	       hbitmap_next_dirty_area(cb->dirty, pos, c1 + 1,
 				       cb->copy_clusters, &start, &len)) {
-		wait = true;
 		copy = cb_copy_claim(cb, start, len, CB_COPY_OUT);
-		if (!copy)
-			break;	/* retried when a copy frees a buffer */
+		if (!copy) {
+			bio_list_add(&cb->starved, bio);
+			return CB_ROUTE_PARKED;
+		}
 		/* Copy-outs count against the rate but never wait for it. */
 		cb_ratelimit_charge(&cb->rl,
 				    len << (cb->cluster_shift + SECTOR_SHIFT),
 				    ktime_get_ns());
-		list_add_tail(&copy->batch, claimed);
+		list_add_tail(&copy->node, claimed);
 		pos = start + len;
 	}
-	return wait || cb_range_busy(cb, c0, c1 - c0 + 1);
+	cell = cb_cell_find(cb, c0, c1);
+	if (!cell)
+		return CB_ROUTE_GO;
+	bio_list_add(&cell->waiters, bio);
+	return CB_ROUTE_PARKED;
+}
+
+/* A parked write leaves the job: submitted, or failed. */
+static void end_waiting(struct cowbackup *cb, struct bio *bio,
+			blk_status_t status)
+{
+	if (status) {
+		bio->bi_status = status;
+		bio_endio(bio);
+	} else {
+		dm_submit_bio_remap(bio, NULL);
+	}
+	if (atomic_dec_return(&cb->nr_waiting) < CB_MAX_WAITING)
+		wake_up(&cb->waiting_wait);
+}
+
+/* Route parked writes again, in process context, plugged. */
+static void route_again(struct cowbackup *cb, struct bio_list *bios)
+{
+	enum cb_route route;
+	struct blk_plug plug;
+	LIST_HEAD(claimed);
+	struct bio *bio;
+
+	if (bio_list_empty(bios))
+		return;
+	blk_start_plug(&plug);
+	while ((bio = bio_list_pop(bios))) {
+		spin_lock_irq(&cb->lock);
+		route = route_write(cb, bio, &claimed);
+		spin_unlock_irq(&cb->lock);
+		cb_copy_submit_list(&claimed);
+		if (route == CB_ROUTE_GO)
+			end_waiting(cb, bio, BLK_STS_OK);
+	}
+	blk_finish_plug(&plug);
+}
+
+/*
+ * Writes released where they cannot be submitted (a view read's
+ * completion, a state change): route them from cow_work. Caller holds
+ * cb->lock.
+ */
+void cb_retry_later(struct cowbackup *cb, struct bio_list *bios)
+{
+	if (bio_list_empty(bios))
+		return;
+	bio_list_merge(&cb->retry, bios);
+	bio_list_init(bios);
+	if (!cb->dead)
+		queue_work(cb->wq, &cb->cow_work);
 }
 
 void cb_cow_work(struct work_struct *ws)
 {
 	struct cowbackup *cb = container_of(ws, struct cowbackup, cow_work);
-	struct bio_list ready = BIO_EMPTY_LIST;
-	struct cb_copy *copy, *tmp;
-	struct bio_list pending;
-	LIST_HEAD(claimed);
-	struct bio *bio;
+	struct bio_list bios;
 
 	spin_lock_irq(&cb->lock);
-	pending = cb->waiting;
-	bio_list_init(&cb->waiting);
-	while ((bio = bio_list_pop(&pending))) {
-		if (cb_intercepting(cb) && claim_copy_outs(cb, bio, &claimed))
-			bio_list_add(&cb->waiting, bio);
-		else
-			bio_list_add(&ready, bio);
-	}
+	bios = cb->retry;
+	bio_list_init(&cb->retry);
 	spin_unlock_irq(&cb->lock);
-
-	list_for_each_entry_safe(copy, tmp, &claimed, batch) {
-		list_del(&copy->batch);
-		cb_copy_submit(copy);
-	}
-	while ((bio = bio_list_pop(&ready)))
-		submit_bio_noacct(bio);
+	route_again(cb, &bios);
 }
 
 static bool copies_drained(struct cowbackup *cb)
@@ -397,36 +451,40 @@ void cb_copy_drain(struct cowbackup *cb)
 	wait_event(cb->drain_wait, copies_drained(cb));
 }
 
-/* Queue cb_cow_work() unless the job is being torn down. */
-void cb_kick_waiting(struct cowbackup *cb)
+static bool may_park(struct cowbackup *cb)
 {
-	unsigned long flags;
-
-	spin_lock_irqsave(&cb->lock, flags);
-	if (!cb->dead && !bio_list_empty(&cb->waiting))
-		queue_work(cb->wq, &cb->cow_work);
-	spin_unlock_irqrestore(&cb->lock, flags);
+	return atomic_read(&cb->nr_waiting) < CB_MAX_WAITING;
 }
 
 /*
- * map() for write-like bios: straight through when every cluster under
- * the bio is settled, else wait for copy-outs.
+ * map() for write-like bios: straight through, lock-free, when no cluster
+ * under the bio is dirty or under a cell; else route it under the lock.
  */
 int cb_map_write(struct cowbackup *cb, struct bio *bio)
 {
+	struct cb_write_io *io = dm_per_bio_data(bio, sizeof(*io));
 	u64 c0 = cb_sector_to_cluster(cb, bio->bi_iter.bi_sector);
 	u64 c1 = cb_sector_to_cluster(cb, bio_end_sector(bio) - 1);
-	unsigned long flags;
+	enum cb_route route;
+	LIST_HEAD(claimed);
 
-	spin_lock_irqsave(&cb->lock, flags);
-	if (!cb_intercepting(cb) ||
-	    (hbitmap_next_set(cb->dirty, c0) > c1 &&
-	     !cb_range_busy(cb, c0, c1 - c0 + 1))) {
-		spin_unlock_irqrestore(&cb->lock, flags);
+	if (cb_fast_write_begin(cb, c0, c1)) {
+		io->fast = true;
 		return DM_MAPIO_REMAPPED;
 	}
-	bio_list_add(&cb->waiting, bio);
-	queue_work(cb->wq, &cb->cow_work);
-	spin_unlock_irqrestore(&cb->lock, flags);
-	return DM_MAPIO_SUBMITTED;
+	if (!may_park(cb)) {
+		if (bio->bi_opf & REQ_NOWAIT) {
+			bio_wouldblock_error(bio);
+			return DM_MAPIO_SUBMITTED;
+		}
+		wait_event(cb->waiting_wait, may_park(cb));
+	}
+
+	spin_lock_irq(&cb->lock);
+	route = route_write(cb, bio, &claimed);
+	if (route == CB_ROUTE_PARKED)
+		atomic_inc(&cb->nr_waiting);
+	spin_unlock_irq(&cb->lock);
+	cb_copy_submit_list(&claimed);
+	return route == CB_ROUTE_GO ? DM_MAPIO_REMAPPED : DM_MAPIO_SUBMITTED;
 }

@@ -12,6 +12,8 @@
 #include <linux/dm-io.h>
 #include <linux/kref.h>
 #include <linux/list.h>
+#include <linux/percpu-refcount.h>
+#include <linux/rbtree.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
@@ -28,6 +30,8 @@
 #define CB_COPY_BYTES		(1U << 20)
 /* Buffers kept back from the background copier for guest copy-outs. */
 #define CB_COW_RESERVE		1
+/* Writes waiting for copies or holds before map() applies back-pressure. */
+#define CB_MAX_WAITING		1024
 /* Pause before the copier retries clusters whose copy failed. */
 #define CB_RETRY_DELAY		(HZ / 10)
 
@@ -40,13 +44,24 @@ enum cb_state {
 };
 
 /*
- * Clusters that guest writes must not touch yet: a copy in flight, or a
- * view read of the source in flight. Kept on cowbackup->inflight.
+ * A range of clusters that guest writes must not touch yet: a copy in
+ * flight (exclusive) or a view read of the source in flight (shared).
+ * Writes that meet a cell wait on it and are looked at again when it goes.
+ * See range_lock.c.
  */
-struct cb_range {
-	struct list_head node;
+struct cb_cell {
+	struct rb_node rb;		/* in cowbackup->cells */
 	u64 first;
-	u64 count;
+	u64 last;			/* inclusive */
+	u64 subtree_last;		/* interval tree bookkeeping */
+	struct bio_list waiters;
+};
+
+/* States of the gate that lets writes to settled clusters skip the lock. */
+enum cb_gate {
+	CB_GATE_OPEN,		/* fast path on */
+	CB_GATE_CLOSING,	/* fast path off, fast writes draining */
+	CB_GATE_CLOSED,		/* no fast write in flight */
 };
 
 enum cb_copy_kind {
@@ -62,8 +77,8 @@ enum cb_copy_error {
 
 /* One copy of a run of clusters, source to target; preallocated. */
 struct cb_copy {
-	struct cb_range range;		/* on inflight, or on free_copies */
-	struct list_head batch;		/* claimed, to submit after unlock */
+	struct cb_cell cell;		/* in cells while in flight */
+	struct list_head node;		/* on free_copies, or claimed batch */
 	struct cowbackup *cb;
 	enum cb_copy_kind kind;
 	enum cb_copy_error error;
@@ -89,33 +104,46 @@ struct cowbackup {
 	unsigned int copy_clusters;	/* clusters one copy may span */
 	unsigned int nr_copies;		/* size of the copy pool */
 
-	struct kref kref;		/* the table, plus view reads in flight */
-	struct list_head job_node;	/* cb_jobs, for view lookup */
-	bool registered;
+	struct kref kref;		/* the table, plus view lookups */
+	struct mapped_device *md;	/* the device whose table this is */
+	struct list_head job_node;	/* cb_jobs: every constructed job */
+	bool live;			/* resumed: views may find it */
 
 	struct workqueue_struct *wq;
-	struct work_struct cow_work;	/* serves the waiting writes */
+	struct work_struct cow_work;	/* retries writes on cb->retry */
+	struct work_struct gate_work;	/* reopens the fast path */
 	struct delayed_work copier_work;
 	struct work_struct event_work;	/* dm_table_event() may sleep */
 	struct work_struct complete_work; /* flush target, then complete */
 	struct dm_io_client *io_client;
-	wait_queue_head_t drain_wait;	/* background copies reaching zero */
+	wait_queue_head_t drain_wait;	/* copies and holds reaching zero */
+	wait_queue_head_t gate_wait;	/* the gate reaching CLOSED */
+	wait_queue_head_t waiting_wait;	/* nr_waiting dropping */
+	atomic_t nr_waiting;		/* writes parked, for back-pressure */
+	struct percpu_ref fast_writes;	/* writes that skipped the lock */
 	struct cb_copy *copies;
 
 	spinlock_t lock;		/* guards everything below */
 	enum cb_state state;
 	bool suspended;			/* no new background copies */
+	bool frozen;			/* postsuspend ran: no new holds */
 	bool dead;			/* dtr ran: queue no more work */
 	bool superseded;		/* a reloaded table took the job over */
 	bool target_write_zeroes;	/* target takes REQ_OP_WRITE_ZEROES */
 	struct hbitmap *dirty;		/* clusters still to copy, unclaimed */
 	struct hbitmap *copied;		/* clusters whose PIT data is on target */
-	struct list_head inflight;	/* struct cb_range */
+	/* Clusters a write must look at under the lock: dirty or in a cell. */
+	struct hbitmap *unsafe;
+	struct rb_root_cached cells;	/* struct cb_cell, by cluster range */
+	unsigned int nr_holds;		/* view reads holding clusters */
+	unsigned int gate_users;	/* holds on settled clusters */
+	enum cb_gate gate;
 	u64 inflight_clusters;		/* clusters claimed by copies */
 	struct list_head free_copies;
 	unsigned int nr_free_copies;
 	unsigned int bg_inflight;
-	struct bio_list waiting;	/* writes waiting for copy-outs */
+	struct bio_list starved;	/* writes that found no free copy */
+	struct bio_list retry;		/* writes released in atomic context */
 	u64 cursor;			/* where the copier looks next */
 	unsigned long retry_at;		/* jiffies: copier backs off errors */
 	struct cb_ratelimit rl;
@@ -139,6 +167,11 @@ static inline sector_t cb_cluster_to_sector(const struct cowbackup *cb,
 	return (sector_t)cluster << cb->cluster_shift;
 }
 
+/* Per-bio data of the cowbackup target. */
+struct cb_write_io {
+	bool fast;		/* holds a fast_writes reference */
+};
+
 /* Writes must wait for copy-out only while the job is live. */
 static inline bool cb_intercepting(const struct cowbackup *cb)
 {
@@ -151,18 +184,35 @@ const char *cb_state_name(enum cb_state state);
 void cb_set_state(struct cowbackup *cb, enum cb_state state);
 void cb_check_completed(struct cowbackup *cb);
 struct cowbackup *cb_job_get(dev_t source, dev_t target);
+int cb_check_block_sizes(struct dm_target *ti, struct dm_dev *source,
+			 struct dm_dev *target, unsigned int cluster_sectors);
 void cb_job_put(struct cowbackup *cb);
 
+/* range_lock.c */
+void cb_cell_add(struct cowbackup *cb, struct cb_cell *cell, u64 first,
+		 u64 count);
+void cb_cell_del(struct cowbackup *cb, struct cb_cell *cell,
+		 struct bio_list *released);
+struct cb_cell *cb_cell_find(struct cowbackup *cb, u64 first, u64 last);
+void cb_unsafe_clear(struct cowbackup *cb, u64 first, u64 count);
+int cb_gate_init(struct cowbackup *cb);
+void cb_gate_exit(struct cowbackup *cb);
+bool cb_fast_write_begin(struct cowbackup *cb, u64 first, u64 last);
+void cb_fast_write_end(struct cowbackup *cb);
+bool cb_gate_enter(struct cowbackup *cb);
+void cb_gate_wait(struct cowbackup *cb);
+void cb_gate_leave(struct cowbackup *cb);
+void cb_gate_work(struct work_struct *ws);
+
 /* cow.c */
-bool cb_range_busy(struct cowbackup *cb, u64 first, u64 count);
 struct cb_copy *cb_copy_claim(struct cowbackup *cb, u64 first, u64 count,
 			      enum cb_copy_kind kind);
-void cb_copy_submit(struct cb_copy *copy);
+void cb_copy_submit_list(struct list_head *claimed);
 void cb_copy_stage_work(struct work_struct *ws);
 void cb_copy_drain(struct cowbackup *cb);
 int cb_map_write(struct cowbackup *cb, struct bio *bio);
+void cb_retry_later(struct cowbackup *cb, struct bio_list *bios);
 void cb_cow_work(struct work_struct *ws);
-void cb_kick_waiting(struct cowbackup *cb);
 
 /* copier.c */
 void cb_copier_work(struct work_struct *ws);

@@ -192,7 +192,8 @@ void hbitmap_set(struct hbitmap *hb, u64 start, u64 count)
 
 			added += hweight64(mask & ~words[w]);
 			woke |= !words[w];
-			words[w] |= mask;
+			/* Level 0 may be read by hbitmap_range_clear_lockless(). */
+			WRITE_ONCE(words[w], words[w] | mask);
 		}
 		if (l == 0)
 			hb->count += added;
@@ -222,7 +223,7 @@ void hbitmap_reset(struct hbitmap *hb, u64 start, u64 count)
 
 			removed += hweight64(mask & words[w]);
 			emptied |= words[w] && !(words[w] & ~mask);
-			words[w] &= ~mask;
+			WRITE_ONCE(words[w], words[w] & ~mask);
 		}
 		if (l == 0)
 			hb->count -= removed;
@@ -309,6 +310,20 @@ static u64 hb_next_zero(const struct hbitmap *hb, u64 pos, u64 end)
 	return min_t(u64, (w << HB_SHIFT) + __ffs64(word), end);
 }
 
+bool hbitmap_range_clear_lockless(const struct hbitmap *hb, u64 start,
+				  u64 count)
+{
+	u64 last, w;
+
+	if (!hb_clip(hb, start, &count))
+		return true;
+	last = start + count - 1;
+	for (w = start >> HB_SHIFT; w <= last >> HB_SHIFT; w++)
+		if (READ_ONCE(hb->words[0][w]) & hb_mask(w, start, last))
+			return false;
+	return true;
+}
+
 u64 hbitmap_next_set(const struct hbitmap *hb, u64 from)
 {
 	return hb_next_set(hb, 0, from);
@@ -336,6 +351,11 @@ bool hbitmap_next_dirty_area(const struct hbitmap *hb, u64 from, u64 end,
 	return true;
 }
 
+#ifndef __KERNEL__
+/*
+ * Host-only: the module never iterates, merges or parses maps; the unit
+ * tests, the fuzzer and bench_core do.
+ */
 /*
  * Fill the iterator's cursor from it->pos: per level, the bits of the
  * current word not yet visited. At levels above 0 the bit of the word
@@ -450,6 +470,8 @@ int hbitmap_merge(struct hbitmap *dst, const struct hbitmap *src)
 	return 0;
 }
 
+#endif /* !__KERNEL__ */
+
 size_t hbitmap_format_extents(const struct hbitmap *hb, u64 from,
 			      char *buf, size_t buflen, u64 *next)
 {
@@ -479,6 +501,7 @@ size_t hbitmap_format_extents(const struct hbitmap *hb, u64 from,
 	return n;
 }
 
+#ifndef __KERNEL__ /* host-only, see above */
 static bool hb_is_blank(char c)
 {
 	return c == ' ' || c == '\t' || c == '\n';
@@ -544,3 +567,4 @@ int hbitmap_parse_extents(struct hbitmap *hb, const char *text)
 		return ret;
 	return hb_parse(hb, text, true);
 }
+#endif /* !__KERNEL__ */

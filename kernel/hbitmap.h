@@ -54,6 +54,14 @@ void hbitmap_set_all(struct hbitmap *hb);
 bool hbitmap_test(const struct hbitmap *hb, u64 bit);
 u64 hbitmap_count(const struct hbitmap *hb);		/* O(1) */
 
+/*
+ * True when no bit of [start, start + count) is set. Reads only level 0,
+ * each word once with READ_ONCE(), so it may run concurrently with set and
+ * reset: a bit that stays set for the whole call is always seen.
+ */
+bool hbitmap_range_clear_lockless(const struct hbitmap *hb, u64 start,
+				  u64 count);
+
 /* Return the first set (zero) bit >= from, or hbitmap_size() if none. */
 u64 hbitmap_next_set(const struct hbitmap *hb, u64 from);
 u64 hbitmap_next_zero(const struct hbitmap *hb, u64 from);
@@ -65,6 +73,7 @@ u64 hbitmap_next_zero(const struct hbitmap *hb, u64 from);
 bool hbitmap_next_dirty_area(const struct hbitmap *hb, u64 from, u64 end,
 			     u64 max_len, u64 *start, u64 *len);
 
+#ifndef __KERNEL__ /* host-only: see hbitmap.c */
 void hbitmap_iter_init(struct hbitmap_iter *it, const struct hbitmap *hb,
 		       u64 from);
 /* Next set bit, or hbitmap_size() at the end. */
@@ -72,6 +81,8 @@ u64 hbitmap_iter_next(struct hbitmap_iter *it);
 
 /* dst |= src; -EINVAL if the sizes differ. */
 int hbitmap_merge(struct hbitmap *dst, const struct hbitmap *src);
+
+#endif
 
 /*
  * Serialise set bits from @from on as "start+len" words separated by
@@ -86,6 +97,7 @@ int hbitmap_merge(struct hbitmap *dst, const struct hbitmap *src);
 size_t hbitmap_format_extents(const struct hbitmap *hb, u64 from,
 			      char *buf, size_t buflen, u64 *next);
 
+#ifndef __KERNEL__ /* host-only: see hbitmap.c */
 /*
  * Parse "start+len" words (separated by blanks) and set those bits.
  * -EINVAL on malformed text, -ERANGE on an extent past the end; the
@@ -94,5 +106,6 @@ size_t hbitmap_format_extents(const struct hbitmap *hb, u64 from,
  * (no sign); len must be > 0; a number too big for u64 is -ERANGE.
  */
 int hbitmap_parse_extents(struct hbitmap *hb, const char *text);
+#endif
 
 #endif /* DM_COWBACKUP_HBITMAP_H */

@@ -37,40 +37,78 @@ const char *cb_state_name(enum cb_state state)
 
 /*----------------------------------------------------------------*/
 
-/* Live jobs, so that a cowbackup-snap view can find its job. */
+/*
+ * Every constructed job, live or not: one target device takes the jobs of
+ * one mapped device only. The live ones (resumed, not yet replaced) are
+ * what cowbackup-snap views find.
+ */
 static LIST_HEAD(cb_jobs);
 static DEFINE_SPINLOCK(cb_jobs_lock);
 
-static void cb_register(struct cowbackup *cb)
+static dev_t cb_source_dev(const struct cowbackup *cb)
 {
+	return cb->source->bdev->bd_dev;
+}
+
+static dev_t cb_target_dev(const struct cowbackup *cb)
+{
+	return cb->target->bdev->bd_dev;
+}
+
+/*
+ * Add a new job, unless another mapped device has a job on its target
+ * (a reload of the same device may). Returns the other device or NULL.
+ */
+static struct mapped_device *cb_register(struct cowbackup *cb)
+{
+	struct mapped_device *other = NULL;
+	struct cowbackup *j;
+
 	spin_lock(&cb_jobs_lock);
-	if (!cb->registered) {
-		/* Newest first: a reloaded table supersedes the old one. */
-		list_add(&cb->job_node, &cb_jobs);
-		cb->registered = true;
+	list_for_each_entry(j, &cb_jobs, job_node) {
+		if (j->md != cb->md &&
+		    (cb_target_dev(j) == cb_target_dev(cb) ||
+		     cb_source_dev(j) == cb_target_dev(cb) ||
+		     cb_target_dev(j) == cb_source_dev(cb))) {
+			other = j->md;
+			break;
+		}
 	}
+	if (!other)
+		list_add(&cb->job_node, &cb_jobs);
 	spin_unlock(&cb_jobs_lock);
+	return other;
 }
 
 static void cb_unregister(struct cowbackup *cb)
 {
 	spin_lock(&cb_jobs_lock);
-	if (cb->registered) {
-		list_del(&cb->job_node);
-		cb->registered = false;
-	}
+	if (!list_empty(&cb->job_node))
+		list_del_init(&cb->job_node);
+	cb->live = false;
 	spin_unlock(&cb_jobs_lock);
 }
 
-/* The live job on this device pair, with a reference, or NULL. */
-struct cowbackup *cb_job_get(dev_t source, dev_t target)
+static void cb_set_live(struct cowbackup *cb, bool live)
+{
+	spin_lock(&cb_jobs_lock);
+	cb->live = live;
+	spin_unlock(&cb_jobs_lock);
+}
+
+/*
+ * The live job on this device pair, with a reference, or NULL. With @md,
+ * only that device's job (table handover).
+ */
+static struct cowbackup *cb_job_find(dev_t source, dev_t target,
+				     struct mapped_device *md)
 {
 	struct cowbackup *cb, *found = NULL;
 
 	spin_lock(&cb_jobs_lock);
 	list_for_each_entry(cb, &cb_jobs, job_node) {
-		if (cb->source->bdev->bd_dev == source &&
-		    cb->target->bdev->bd_dev == target) {
+		if (cb->live && cb_source_dev(cb) == source &&
+		    cb_target_dev(cb) == target && (!md || cb->md == md)) {
 			kref_get(&cb->kref);
 			found = cb;
 			break;
@@ -80,15 +118,15 @@ struct cowbackup *cb_job_get(dev_t source, dev_t target)
 	return found;
 }
 
+struct cowbackup *cb_job_get(dev_t source, dev_t target)
+{
+	return cb_job_find(source, target, NULL);
+}
+
+/* Only the struct itself: views may drop the last reference in IRQ. */
 static void cb_release(struct kref *kref)
 {
-	struct cowbackup *cb = container_of(kref, struct cowbackup, kref);
-
-	if (cb->dirty)
-		hbitmap_free(cb->dirty);
-	if (cb->copied)
-		hbitmap_free(cb->copied);
-	kfree(cb);
+	kfree(container_of(kref, struct cowbackup, kref));
 }
 
 void cb_job_put(struct cowbackup *cb)
@@ -118,10 +156,9 @@ void cb_set_state(struct cowbackup *cb, enum cb_state state)
 	cb->state = state;
 	if (!cb->dead)
 		queue_work(cb->wq, &cb->event_work);
-	/* Writes waiting for copy-outs go through once the job has ended. */
-	if (!cb_intercepting(cb) && !cb->dead &&
-	    !bio_list_empty(&cb->waiting))
-		queue_work(cb->wq, &cb->cow_work);
+	/* Writes waiting for a copy buffer go through once the job ended. */
+	if (!cb_intercepting(cb))
+		cb_retry_later(cb, &cb->starved);
 }
 
 /*
@@ -182,7 +219,7 @@ static int cb_alloc_copies(struct cowbackup *cb)
 			return -ENOMEM;
 		copy->cb = cb;
 		INIT_WORK(&copy->work, cb_copy_stage_work);
-		list_add_tail(&copy->range.node, &cb->free_copies);
+		list_add_tail(&copy->node, &cb->free_copies);
 	}
 	cb->nr_free_copies = cb->nr_copies;
 	return 0;
@@ -205,8 +242,15 @@ static void cb_destroy(struct cowbackup *cb)
 	struct dm_target *ti = cb->ti;
 
 	cb_unregister(cb);
+	cb_gate_exit(cb);
 	if (cb->wq)
 		destroy_workqueue(cb->wq);
+	if (cb->dirty)
+		hbitmap_free(cb->dirty);
+	if (cb->copied)
+		hbitmap_free(cb->copied);
+	if (cb->unsafe)
+		hbitmap_free(cb->unsafe);
 	if (cb->io_client)
 		dm_io_client_destroy(cb->io_client);
 	cb_free_copies(cb);
@@ -215,6 +259,29 @@ static void cb_destroy(struct cowbackup *cb)
 	if (cb->source)
 		dm_put_device(ti, cb->source);
 	cb_job_put(cb);
+}
+
+/*
+ * Both devices' logical blocks must tile the table and every cluster:
+ * copies read the source and write the target cluster by cluster, and
+ * the last cluster ends at ti->len. @cluster_sectors 0: no clusters.
+ */
+int cb_check_block_sizes(struct dm_target *ti, struct dm_dev *source,
+			 struct dm_dev *target, unsigned int cluster_sectors)
+{
+	unsigned int lbs = max(bdev_logical_block_size(source->bdev),
+			       bdev_logical_block_size(target->bdev));
+	sector_t lbs_sectors = lbs >> SECTOR_SHIFT;
+
+	if (ti->len & (lbs_sectors - 1)) {
+		ti->error = "Length is not a multiple of the devices' logical block size";
+		return -EINVAL;
+	}
+	if (cluster_sectors && cluster_sectors < lbs_sectors) {
+		ti->error = "Cluster size is smaller than the devices' logical block size";
+		return -EINVAL;
+	}
+	return 0;
 }
 
 static int cb_get_devices(struct cowbackup *cb, char **argv)
@@ -245,19 +312,22 @@ static int cb_get_devices(struct cowbackup *cb, char **argv)
 		ti->error = "Target device is smaller than the source";
 		return -EINVAL;
 	}
-	return 0;
+	return cb_check_block_sizes(ti, cb->source, cb->target,
+				    cb->args.cluster_sectors);
 }
 
 static int cb_ctr_bitmaps(struct cowbackup *cb)
 {
 	cb->dirty = hbitmap_alloc(cb->nr_clusters, GFP_KERNEL);
 	cb->copied = hbitmap_alloc(cb->nr_clusters, GFP_KERNEL);
-	if (!cb->dirty || !cb->copied) {
+	cb->unsafe = hbitmap_alloc(cb->nr_clusters, GFP_KERNEL);
+	if (!cb->dirty || !cb->copied || !cb->unsafe) {
 		cb->ti->error = "Cannot allocate cluster bitmaps";
 		return -ENOMEM;
 	}
 	/* Every cluster needs its point-in-time data protected. */
 	hbitmap_set_all(cb->dirty);
+	hbitmap_set_all(cb->unsafe);
 	return 0;
 }
 
@@ -266,6 +336,7 @@ static int cb_ctr_bitmaps(struct cowbackup *cb)
  */
 static int cb_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 {
+	struct mapped_device *other;
 	struct cowbackup *cb;
 	int r;
 
@@ -279,15 +350,21 @@ static int cb_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		return -ENOMEM;
 	}
 	cb->ti = ti;
+	cb->md = dm_table_get_md(ti->table);
 	cb->len = ti->len;
 	kref_init(&cb->kref);
 	spin_lock_init(&cb->lock);
-	INIT_LIST_HEAD(&cb->inflight);
+	cb->cells = RB_ROOT_CACHED;
 	INIT_LIST_HEAD(&cb->free_copies);
 	INIT_LIST_HEAD(&cb->job_node);
-	bio_list_init(&cb->waiting);
+	bio_list_init(&cb->starved);
+	bio_list_init(&cb->retry);
 	init_waitqueue_head(&cb->drain_wait);
+	init_waitqueue_head(&cb->gate_wait);
+	init_waitqueue_head(&cb->waiting_wait);
+	atomic_set(&cb->nr_waiting, 0);
 	INIT_WORK(&cb->cow_work, cb_cow_work);
+	INIT_WORK(&cb->gate_work, cb_gate_work);
 	INIT_WORK(&cb->event_work, cb_event_work);
 	INIT_WORK(&cb->complete_work, cb_complete_work);
 	INIT_DELAYED_WORK(&cb->copier_work, cb_copier_work);
@@ -298,6 +375,15 @@ static int cb_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	r = cb_get_devices(cb, argv);
 	if (r)
 		goto bad;
+	other = cb_register(cb);
+	if (other) {
+		DMERR("%s: target %s is in use by the cowbackup job of %s",
+		      dm_device_name(cb->md), cb->target->name,
+		      dm_device_name(other));
+		ti->error = "Target device is in use by another cowbackup job";
+		r = -EBUSY;
+		goto bad;
+	}
 
 	cb->cluster_shift = __ffs(cb->args.cluster_sectors);
 	cb->nr_clusters = DIV_ROUND_UP_ULL(ti->len, cb->args.cluster_sectors);
@@ -316,7 +402,13 @@ static int cb_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		ti->error = "Cannot create dm-io client";
 		goto bad;
 	}
-	cb->wq = alloc_workqueue("kcowbackupd", WQ_MEM_RECLAIM | WQ_UNBOUND, 0);
+	r = cb_gate_init(cb);
+	if (r) {
+		ti->error = "Cannot allocate write counter";
+		goto bad;
+	}
+	cb->wq = alloc_workqueue("kcowbackupd/%s", WQ_MEM_RECLAIM | WQ_UNBOUND,
+				 0, dm_device_name(cb->md));
 	if (!cb->wq) {
 		r = -ENOMEM;
 		ti->error = "Cannot allocate workqueue";
@@ -331,10 +423,35 @@ static int cb_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	ti->num_flush_bios = 1;
 	ti->num_discard_bios = 1;
 	ti->num_write_zeroes_bios = 1;
+	ti->per_io_data_size = sizeof(struct cb_write_io);
+	ti->accounts_remapped_io = true;
 	return 0;
 bad:
 	cb_destroy(cb);
 	return r;
+}
+
+/* True once no view read holds clusters; then none may start. */
+static bool cb_holds_freeze(struct cowbackup *cb)
+{
+	bool frozen;
+
+	spin_lock_irq(&cb->lock);
+	frozen = !cb->nr_holds;
+	if (frozen)
+		cb->frozen = true;
+	spin_unlock_irq(&cb->lock);
+	return frozen;
+}
+
+/*
+ * Wait for copies and view holds. After this no view read can see the
+ * source change under it, whatever table comes next.
+ */
+static void cb_quiesce(struct cowbackup *cb)
+{
+	cb_copy_drain(cb);
+	wait_event(cb->drain_wait, cb_holds_freeze(cb));
 }
 
 static void cb_dtr(struct dm_target *ti)
@@ -342,7 +459,7 @@ static void cb_dtr(struct dm_target *ti)
 	struct cowbackup *cb = ti->private;
 
 	cb_copier_stop(cb);
-	cb_copy_drain(cb);
+	cb_quiesce(cb);
 	spin_lock_irq(&cb->lock);
 	cb->dead = true;
 	spin_unlock_irq(&cb->lock);
@@ -354,7 +471,9 @@ static void cb_dtr(struct dm_target *ti)
 static int cb_map(struct dm_target *ti, struct bio *bio)
 {
 	struct cowbackup *cb = ti->private;
+	struct cb_write_io *io = dm_per_bio_data(bio, sizeof(*io));
 
+	io->fast = false;
 	bio_set_dev(bio, cb->source->bdev);
 	if (bio_sectors(bio))
 		bio->bi_iter.bi_sector = dm_target_offset(ti,
@@ -363,6 +482,16 @@ static int cb_map(struct dm_target *ti, struct bio *bio)
 	if (!op_is_write(bio_op(bio)) || !bio_sectors(bio))
 		return DM_MAPIO_REMAPPED;
 	return cb_map_write(cb, bio);
+}
+
+static int cb_end_io(struct dm_target *ti, struct bio *bio,
+		     blk_status_t *error)
+{
+	struct cb_write_io *io = dm_per_bio_data(bio, sizeof(*io));
+
+	if (io->fast)
+		cb_fast_write_end(ti->private);
+	return DM_ENDIO_DONE;
 }
 
 /*----------------------------------------------------------------*/
@@ -509,9 +638,8 @@ static int msg_skip(struct cowbackup *cb, const char *arg_first,
 	if (cb_intercepting(cb) && count) {
 		/* Clusters in flight or copied are not dirty: left alone. */
 		hbitmap_reset(cb->dirty, first, count);
+		cb_unsafe_clear(cb, first, count);
 		cb_check_completed(cb);
-		if (!bio_list_empty(&cb->waiting))
-			queue_work(cb->wq, &cb->cow_work);
 	}
 	spin_unlock_irq(&cb->lock);
 	return 0;
@@ -591,21 +719,25 @@ static void cb_presuspend_undo(struct dm_target *ti)
 
 static void cb_postsuspend(struct dm_target *ti)
 {
-	cb_copy_drain(ti->private);
+	cb_quiesce(ti->private);
 }
 
+/* Exchange two bitmaps of the same size: O(1), not a copy. */
+#define cb_swap_maps(a, b, field) swap((a)->field, (b)->field)
+
 /*
- * A reloaded table on the same device pair continues the job of the table
- * it replaces instead of starting a new point in time. The old table is
- * suspended here, so its bitmaps are still and no copy is in flight.
- * Returns the old job, still referenced, or NULL.
+ * A reloaded table of the same device on the same source/target pair
+ * continues a running or paused job instead of starting a new point in
+ * time, and keeps a completed one completed; after cancel or failure it
+ * starts anew. The old table is suspended here, so its maps are still and
+ * no copy or hold is in flight. Returns the old job, referenced, or NULL.
  */
 static struct cowbackup *cb_adopt(struct cowbackup *cb)
 {
 	struct cowbackup *old;
 	bool same;
 
-	old = cb_job_get(cb->source->bdev->bd_dev, cb->target->bdev->bd_dev);
+	old = cb_job_find(cb_source_dev(cb), cb_target_dev(cb), cb->md);
 	if (!old)
 		return NULL;
 	/* The old job may be completing: let it finish deciding. */
@@ -615,12 +747,16 @@ static struct cowbackup *cb_adopt(struct cowbackup *cb)
 	spin_lock_nested(&cb->lock, SINGLE_DEPTH_NESTING);
 	old->superseded = true;
 	same = old->len == cb->len && old->cluster_shift == cb->cluster_shift &&
-	       old->args.sync == cb->args.sync && !old->inflight_clusters;
+	       old->args.sync == cb->args.sync && old->frozen &&
+	       !old->inflight_clusters &&
+	       (cb_intercepting(old) || old->state == CB_COMPLETED);
 	if (same) {
-		hbitmap_reset(cb->dirty, 0, cb->nr_clusters);
-		hbitmap_merge(cb->dirty, old->dirty);
-		hbitmap_merge(cb->copied, old->copied);
-		cb->state = old->state;
+		cb_swap_maps(cb, old, dirty);
+		cb_swap_maps(cb, old, copied);
+		cb_swap_maps(cb, old, unsafe);
+		/* The table line says paused or not; ended states stay. */
+		if (old->state == CB_COMPLETED)
+			cb->state = CB_COMPLETED;
 		cb->cow_copies = old->cow_copies;
 		cb->background_copies = old->background_copies;
 		cb->zero_clusters = old->zero_clusters;
@@ -631,19 +767,9 @@ static struct cowbackup *cb_adopt(struct cowbackup *cb)
 	spin_unlock(&cb->lock);
 	spin_unlock_irq(&old->lock);
 	if (!same)
-		DMWARN("%s: new table on the same devices differs in size, cluster size or sync mode: new point in time",
-		       cb_dev_name(cb));
+		DMINFO("%s: reloaded table starts a new point in time (the old job was %s, or size, cluster size or sync mode differ)",
+		       cb_dev_name(cb), cb_state_name(old->state));
 	return old;
-}
-
-static bool cb_holds_drained(struct cowbackup *cb)
-{
-	bool empty;
-
-	spin_lock_irq(&cb->lock);
-	empty = list_empty(&cb->inflight);
-	spin_unlock_irq(&cb->lock);
-	return empty;
 }
 
 static void cb_resume(struct dm_target *ti)
@@ -651,21 +777,18 @@ static void cb_resume(struct dm_target *ti)
 	struct cowbackup *cb = ti->private;
 	struct cowbackup *old;
 
-	if (!cb->registered) {
+	if (!cb->live) {
 		old = cb_adopt(cb);
-		cb_register(cb);
+		cb_set_live(cb, true);
 		if (old) {
-			/*
-			 * View reads still holding clusters of the old job
-			 * must end before guest writes reach this table.
-			 */
-			cb_unregister(old);
-			wait_event(old->drain_wait, cb_holds_drained(old));
+			/* Views that raced with the swap retry on this job. */
+			cb_set_live(old, false);
 			cb_job_put(old);
 		}
 	}
 	spin_lock_irq(&cb->lock);
 	cb->suspended = false;
+	cb->frozen = false;
 	spin_unlock_irq(&cb->lock);
 	cb_copier_kick(cb, 0);
 }
@@ -675,7 +798,10 @@ static int cb_iterate_devices(struct dm_target *ti,
 {
 	struct cowbackup *cb = ti->private;
 
-	return fn(ti, cb->source, 0, ti->len, data);
+	int r = fn(ti, cb->source, 0, ti->len, data);
+
+	/* The target's limits too: copies write it cluster by cluster. */
+	return r ? r : fn(ti, cb->target, 0, ti->len, data);
 }
 
 static void cb_io_hints(struct dm_target *ti, struct queue_limits *limits)
@@ -694,6 +820,7 @@ static struct target_type cowbackup_target = {
 	.ctr = cb_ctr,
 	.dtr = cb_dtr,
 	.map = cb_map,
+	.end_io = cb_end_io,
 	.status = cb_status,
 	.message = cb_message,
 	.presuspend = cb_presuspend,
@@ -732,3 +859,5 @@ module_exit(dm_cowbackup_exit);
 
 MODULE_DESCRIPTION(DM_NAME " point-in-time backup of live block devices");
 MODULE_LICENSE("GPL");
+/* A table of either target loads the module. */
+MODULE_ALIAS("dm-" COWBACKUP_VIEW_TARGET_NAME);

@@ -5,13 +5,18 @@
  *
  * A read of clusters whose point-in-time data is on the target goes to the
  * target. A read of other clusters goes to the source while holding them:
- * the read puts a range on the job's in-flight list, the same list that
- * makes guest writes wait for copy-outs, so no write can change those
- * clusters until the read is done. A bio is trimmed to a run of clusters
- * of one kind, so a read never mixes the two and never sees a half-done
- * copy (clusters are marked copied only after the target write finished).
+ * the read puts a shared cell over them (range_lock.c), the same cells
+ * that make guest writes wait for copy-outs, so no write can change those
+ * clusters until the read is done, whatever happens to the job meanwhile
+ * (completion included: writes honour cells as long as they exist). A bio
+ * is trimmed to a run of clusters of one kind, so a read never mixes the
+ * two and never sees a half-done copy (clusters are marked copied only
+ * after the target write finished).
  *
- * With no live job for the pair, or a cancelled or failed one, reads fail.
+ * The job's postsuspend and dtr wait for holds and then refuse new ones,
+ * so a table swapped in after them never meets a read it cannot see.
+ * With no live job for the pair, a cancelled or failed one, or a source
+ * read that cannot be held, reads fail with EIO.
  */
 #include <linux/module.h>
 
@@ -26,7 +31,8 @@ struct cb_view {
 /* Per-bio: the hold on the job while a source read is in flight. */
 struct cb_view_io {
 	struct cowbackup *job;		/* NULL when nothing is held */
-	struct cb_range hold;
+	struct cb_cell hold;
+	bool gated;			/* the hold covers settled clusters */
 };
 
 static int view_ctr(struct dm_target *ti, unsigned int argc, char **argv)
@@ -63,6 +69,9 @@ static int view_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		ti->error = "View is longer than the source or target device";
 		goto bad;
 	}
+	r = cb_check_block_sizes(ti, v->source, v->target, 0);
+	if (r)
+		goto bad;
 	ti->private = v;
 	ti->per_io_data_size = sizeof(struct cb_view_io);
 	ti->num_flush_bios = 1;
@@ -119,14 +128,17 @@ static int view_route(struct cowbackup *job, struct cb_view *v,
 		bio_set_dev(bio, v->target->bdev);
 		return DM_MAPIO_REMAPPED;
 	}
+	/* Suspended for good (or for a swap): the source is not ours. */
+	if (job->frozen)
+		return DM_MAPIO_KILL;
 	bio_set_dev(bio, v->source->bdev);
-	if (cb_intercepting(job)) {
-		/* Keep guest writes off these clusters until we are done. */
-		io->hold.first = c0;
-		io->hold.count = c1 - c0 + 1;
-		list_add_tail(&io->hold.node, &job->inflight);
-		io->job = job;
-	}
+	/* Keep guest writes off these clusters until we are done. */
+	io->gated = hbitmap_next_zero(job->unsafe, c0) <= c1;
+	cb_cell_add(job, &io->hold, c0, c1 - c0 + 1);
+	if (io->gated)
+		cb_gate_enter(job);
+	job->nr_holds++;
+	io->job = job;
 	return DM_MAPIO_REMAPPED;
 }
 
@@ -140,6 +152,7 @@ static int view_map(struct dm_target *ti, struct bio *bio)
 	int r;
 
 	io->job = NULL;
+	io->gated = false;
 	if (op_is_write(bio_op(bio)))
 		return DM_MAPIO_KILL;	/* read-only view */
 	bio->bi_iter.bi_sector = dm_target_offset(ti, bio->bi_iter.bi_sector);
@@ -161,6 +174,9 @@ static int view_map(struct dm_target *ti, struct bio *bio)
 		if (!io->job)
 			cb_job_put(job);
 	} while (superseded);
+	/* Settled clusters: the writes that skip the lock must drain. */
+	if (io->job && io->gated)
+		cb_gate_wait(io->job);
 	return r;
 }
 
@@ -168,21 +184,19 @@ static int view_end_io(struct dm_target *ti, struct bio *bio,
 		       blk_status_t *error)
 {
 	struct cb_view_io *io = dm_per_bio_data(bio, sizeof(*io));
+	struct bio_list released = BIO_EMPTY_LIST;
 	struct cowbackup *job = io->job;
 	unsigned long flags;
 
 	if (!job)
 		return DM_ENDIO_DONE;
 	spin_lock_irqsave(&job->lock, flags);
-	list_del(&io->hold.node);
-	/*
-	 * Once a job ends, writes stop waiting for holds: this read may
-	 * have seen new data. Fail it rather than return it.
-	 */
-	if (!cb_intercepting(job) && !*error)
-		*error = BLK_STS_IOERR;
-	if (!job->dead && !bio_list_empty(&job->waiting))
-		queue_work(job->wq, &job->cow_work);
+	cb_cell_del(job, &io->hold, &released);
+	/* Maybe in IRQ context: the released writes go from cow_work. */
+	cb_retry_later(job, &released);
+	if (io->gated)
+		cb_gate_leave(job);
+	job->nr_holds--;
 	spin_unlock_irqrestore(&job->lock, flags);
 	wake_up(&job->drain_wait);
 	io->job = NULL;
@@ -226,8 +240,9 @@ static int view_iterate_devices(struct dm_target *ti,
 				iterate_devices_callout_fn fn, void *data)
 {
 	struct cb_view *v = ti->private;
+	int r = fn(ti, v->source, 0, ti->len, data);
 
-	return fn(ti, v->source, 0, ti->len, data);
+	return r ? r : fn(ti, v->target, 0, ti->len, data);
 }
 
 static struct target_type cowbackup_view_target = {

@@ -471,6 +471,14 @@ static void random_op(struct __test_metadata *_metadata, struct hbitmap *hb,
 	case 10:
 		ASSERT_EQ(model_next(m, a, 0), hbitmap_next_zero(hb, a));
 		break;
+	case 11: {
+		/* Clear iff the model's next set bit is past the range. */
+		u64 last = b > n - a ? n : a + b;
+
+		ASSERT_EQ(a >= n || !b || model_next(m, a, 1) >= last,
+			  hbitmap_range_clear_lockless(hb, a, b));
+		break;
+	}
 	default: {
 		u64 end = rnd() % 4 ? rnd_pos(n) : U64_MAX;
 		u64 max_len = rnd() % 4 ? rnd_len(n) : U64_MAX;
