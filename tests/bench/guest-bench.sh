@@ -26,7 +26,8 @@
 #   REP <devices> <key> <value>    one line per repetition; a value
 #                                  "@<file>" names fio's JSON output
 #                                  (in BENCH_FIODIR, default /tmp/bench-fio)
-#   INFO <devices> <key> <value>   constants of the run
+#   INFO <devices> <key> <value>   constants of the run; "INFO all
+#                                  complete 1" is the last line
 # and progress notes ("# ...") on stderr.
 #
 # Environment (defaults in brackets; BENCH_QUICK=1 gives a smoke test):
@@ -419,3 +420,4 @@ fi
 dmsetup remove bmeta
 bench_none_memory /dev/ram0 /dev/ram1
 log "all done after $(elapsed "$t0") s"
+info "all complete 1"

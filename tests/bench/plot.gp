@@ -15,7 +15,7 @@ set style histogram clustered gap 1
 set style fill solid 0.85 border -1
 set boxwidth 0.9
 set logscale y
-set yrange [10:*]
+set yrange [1:*]
 set grid ytics
 set ylabel 'first-write IOPS (log scale)'
 set xlabel 'cluster / chunk / block size'

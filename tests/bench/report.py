@@ -217,8 +217,9 @@ if any((d, 'copy_MBps') in reps for d in order):
     p('')
     p('Background copy: from the `resume` message of a paused job to'
       ' `completed`, waited for with `dmsetup wait` on the event counter;'
-      ' dd: wall time of `dd bs=1M iflag=direct oflag=direct` over the'
-      ' device. Throttle: a job with speed = device size / 8 per second;'
+      " dd: dd's own timing of"
+      ' `dd bs=1M iflag=direct oflag=direct` over'
+      ' the device. Throttle: a job with speed = device size / 8 per second;'
       ' clusters settled between two status readings about 4 s apart,'
       ' against speed x their interval. Goals: copy >= 0.9 x dd; throttle'
       ' within 5% (0.95-1.05).')
