@@ -85,30 +85,12 @@ static int run(char *const argv[], char *out, size_t len)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
-/* pwrite all of it, O_DIRECT-aligned buffers; -1 with errno. */
-static int write_all(int fd, const uint8_t *buf, size_t len, uint64_t off)
+/* pread or pwrite all of it, O_DIRECT-aligned buffers; -1 with errno. */
+static int rw_all(int fd, uint8_t *buf, size_t len, uint64_t off, bool write)
 {
 	while (len) {
-		ssize_t n = pwrite(fd, buf, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (!n)
-				errno = EIO;
-			return -1;
-		}
-		buf += n;
-		off += (uint64_t)n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int read_all(int fd, uint8_t *buf, size_t len, uint64_t off)
-{
-	while (len) {
-		ssize_t n = pread(fd, buf, len, (off_t)off);
+		ssize_t n = write ? pwrite(fd, buf, len, (off_t)off) :
+				    pread(fd, buf, len, (off_t)off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -142,7 +124,8 @@ static int put_region(int fd, const char *path, const uint8_t *buf,
 	while (bytes) {
 		size_t n = bytes > IO_BYTES ? IO_BYTES : (size_t)bytes;
 
-		if (write_all(fd, buf, n, off)) {
+		/* pwrite() only reads the buffer. */
+		if (rw_all(fd, (uint8_t *)buf, n, off, true)) {
 			err_msg("%s: cannot write at offset %" PRIu64 ": %s",
 				path, off, strerror(errno));
 			return -1;
@@ -376,12 +359,12 @@ static int copy_region(int vfd, int tfd, const char *vpath, const char *tpath,
 	while (off < end) {
 		size_t n = end - off > IO_BYTES ? IO_BYTES : (size_t)(end - off);
 
-		if (read_all(vfd, buf, n, off)) {
+		if (rw_all(vfd, buf, n, off, false)) {
 			err_msg("%s: cannot read at offset %" PRIu64 ": %s",
 				vpath, off, strerror(errno));
 			return -1;
 		}
-		if (write_all(tfd, buf, n, off)) {
+		if (rw_all(tfd, buf, n, off, true)) {
 			err_msg("%s: cannot write at offset %" PRIu64 ": %s",
 				tpath, off, strerror(errno));
 			return -1;

@@ -67,6 +67,23 @@ static void fail(struct recovery *rc, const char *dev, const char *what)
 		err_msg("recover: %s: %s: %s", dev, what, dm_last_error());
 }
 
+/* One dm attribute of a holder in @dir ("name", "uuid"); "" if none. */
+static void holder_attr(const char *dir, const char *holder, const char *key,
+			char *buf, size_t size)
+{
+	char attr[512];
+	FILE *f;
+
+	buf[0] = '\0';
+	snprintf(attr, sizeof(attr), "%s/%s/dm/%s", dir, holder, key);
+	f = fopen(attr, "re");
+	if (!f)
+		return;
+	if (fgets(buf, (int)size, f))
+		buf[strcspn(buf, "\n")] = '\0';
+	fclose(f);
+}
+
 /*
  * Opens of @info that recover itself drops before it removes the device,
  * so that a dry run, which drops none, predicts the same: each holder
@@ -75,7 +92,7 @@ static void fail(struct recovery *rc, const char *dev, const char *what)
  */
 static int own_opens(const struct dm_dev_info *info, const char *job)
 {
-	char dir[128], attr[512], name[DMNAME_MAX], uuid[DMUUID_MAX];
+	char dir[128], name[DMNAME_MAX], uuid[DMUUID_MAX];
 	char cow[DMUUID_MAX], view[DMUUID_MAX];
 	struct dirent *de;
 	int n = 0;
@@ -91,25 +108,10 @@ static int own_opens(const struct dm_dev_info *info, const char *job)
 	if (!d)
 		return 0;
 	while ((de = readdir(d))) {
-		FILE *f;
-
 		if (de->d_name[0] == '.')
 			continue;
-		name[0] = uuid[0] = '\0';
-		snprintf(attr, sizeof(attr), "%s/%s/dm/name", dir, de->d_name);
-		f = fopen(attr, "re");
-		if (f) {
-			if (fgets(name, sizeof(name), f))
-				name[strcspn(name, "\n")] = '\0';
-			fclose(f);
-		}
-		snprintf(attr, sizeof(attr), "%s/%s/dm/uuid", dir, de->d_name);
-		f = fopen(attr, "re");
-		if (f) {
-			if (fgets(uuid, sizeof(uuid), f))
-				uuid[strcspn(uuid, "\n")] = '\0';
-			fclose(f);
-		}
+		holder_attr(dir, de->d_name, "name", name, sizeof(name));
+		holder_attr(dir, de->d_name, "uuid", uuid, sizeof(uuid));
 		if (!strcmp(name, job) || !strcmp(uuid, cow) ||
 		    !strcmp(uuid, view))
 			n++;
@@ -144,7 +146,7 @@ static void forget_gone(void)
 
 bool recover_held_only_by_removed(const struct dm_dev_info *info)
 {
-	char dir[128], attr[512], name[DMNAME_MAX];
+	char dir[128], name[DMNAME_MAX];
 	struct dirent *de;
 	int n = 0;
 	size_t i;
@@ -156,18 +158,9 @@ bool recover_held_only_by_removed(const struct dm_dev_info *info)
 	if (!d)
 		return false;
 	while ((de = readdir(d))) {
-		FILE *f;
-
 		if (de->d_name[0] == '.')
 			continue;
-		name[0] = '\0';
-		snprintf(attr, sizeof(attr), "%s/%s/dm/name", dir, de->d_name);
-		f = fopen(attr, "re");
-		if (f) {
-			if (fgets(name, sizeof(name), f))
-				name[strcspn(name, "\n")] = '\0';
-			fclose(f);
-		}
+		holder_attr(dir, de->d_name, "name", name, sizeof(name));
 		for (i = 0; i < ngone; i++)
 			if (!strcmp(gone[i], name))
 				n++;
