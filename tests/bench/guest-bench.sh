@@ -113,8 +113,9 @@ fio_run() {
 		qd=$((qd / 2))
 		;;
 	esac
-	FIO_N=$((FIO_N + 1))
-	f=$FIODIR/$key.$FIO_N.json
+	# Callers run this in $(...): a counter in a shell variable would not
+	# survive, and every repetition would overwrite the first one's JSON.
+	f=$(mktemp --suffix=.json "$FIODIR/$key.XXXXXX")
 	fio --name=bench --filename="$dev" --direct=1 --ioengine=libaio \
 		--iodepth="$qd" --bs=4k --randrepeat=0 "${args[@]}" \
 		--output-format=json --output="$f" 2>>"$FIODIR/fio.err"
@@ -123,7 +124,6 @@ fio_run() {
 	sed -n '/"write" : {/,/"iops"/ s/.*"iops" : \([0-9.]*\).*/\1/p' "$f" |
 		awk '{ printf "%.0f", $1; exit }'
 }
-FIO_N=0
 
 # dd_secs ARGS...: dd's own elapsed time (without process start-up)
 dd_secs() {
