@@ -240,16 +240,24 @@ const char *format_size_short(uint64_t bytes, char *buf, size_t len)
 	return buf;
 }
 
-const char *format_size_long(uint64_t bytes, char *buf, size_t len)
+/* "4 MiB<unit> (4194304 bytes<unit>)", or plain bytes below 1 KiB. */
+static const char *format_long(uint64_t bytes, const char *unit, char *buf,
+			       size_t len)
 {
 	char s[32];
 
 	if (bytes < 1024)
-		snprintf(buf, len, "%" PRIu64 " bytes", bytes);
+		snprintf(buf, len, "%" PRIu64 " bytes%s", bytes, unit);
 	else
-		snprintf(buf, len, "%s (%" PRIu64 " bytes)",
-			 format_size_short(bytes, s, sizeof(s)), bytes);
+		snprintf(buf, len, "%s%s (%" PRIu64 " bytes%s)",
+			 format_size_short(bytes, s, sizeof(s)), unit, bytes,
+			 unit);
 	return buf;
+}
+
+const char *format_size_long(uint64_t bytes, char *buf, size_t len)
+{
+	return format_long(bytes, "", buf, len);
 }
 
 const char *format_rate_short(uint64_t rate, char *buf, size_t len)
@@ -262,12 +270,5 @@ const char *format_rate_short(uint64_t rate, char *buf, size_t len)
 
 const char *format_rate_long(uint64_t rate, char *buf, size_t len)
 {
-	char s[32];
-
-	if (rate < 1024)
-		snprintf(buf, len, "%" PRIu64 " bytes/s", rate);
-	else
-		snprintf(buf, len, "%s/s (%" PRIu64 " bytes/s)",
-			 format_size_short(rate, s, sizeof(s)), rate);
-	return buf;
+	return format_long(rate, "/s", buf, len);
 }
