@@ -113,9 +113,13 @@ static uint16_t udev_flags(enum dm_node_kind kind)
 		return DM_UDEV_DISABLE_SUBSYSTEM_RULES_FLAG |
 		       DM_UDEV_DISABLE_DISK_RULES_FLAG |
 		       DM_UDEV_DISABLE_OTHER_RULES_FLAG;
-	/* Same filesystem UUID as the source: let the source own the links. */
+	/*
+	 * Same filesystem UUID as the source: let the source own the links.
+	 * Its "LVM-" UUID (devuuid.h) is not LVM's: LVM's rules skip it.
+	 */
 	if (kind == DM_NODE_VIEW)
-		return DM_UDEV_LOW_PRIORITY_FLAG;
+		return DM_UDEV_LOW_PRIORITY_FLAG |
+		       DM_UDEV_DISABLE_SUBSYSTEM_RULES_FLAG;
 	return 0;
 }
 
@@ -522,7 +526,7 @@ void dm_dev_path(const char *name, char *buf, size_t len)
 /*------------------------------------------------------------------*/
 /* udev: the target of a running job stays unprobed (60-cowbackup.rules) */
 
-static void uevent_change(uint32_t major, uint32_t minor)
+void dm_udev_announce(uint32_t major, uint32_t minor)
 {
 	char path[96];
 	int fd;
@@ -553,7 +557,7 @@ int dm_udev_hide(uint32_t major, uint32_t minor, const char *job)
 	if (write(fd, job, strlen(job)) != (ssize_t)strlen(job))
 		r = -1;
 	close(fd);
-	uevent_change(major, minor);
+	dm_udev_announce(major, minor);
 	return r;
 }
 

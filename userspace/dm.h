@@ -122,6 +122,8 @@ int dm_udev_hide(uint32_t major, uint32_t minor, const char *job);
  * the next uevent (e.g. after a new UUID) makes it visible again.
  */
 void dm_udev_unhide(const char *job);
+/* A "change" uevent for @major:@minor: udev probes it again. */
+void dm_udev_announce(uint32_t major, uint32_t minor);
 
 /*
  * Remove the udev cookies (SysV semaphores with libdevmapper's key

@@ -39,11 +39,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "blockdev.h"
+#include "devuuid.h"
 #include "job.h"
 #include "marker.h"
+#include "newuuid.h"
 #include "recover.h"
 #include "safety.h"
 #include "steps.h"
@@ -413,7 +417,7 @@ static int check_dm_source(const struct blockdev *src,
 	struct job job;
 	const char *bad;
 
-	if (!strncmp(src->dm_uuid, OWN_UUID_PREFIX, strlen(OWN_UUID_PREFIX))) {
+	if (devuuid_parse(src->dm_uuid, NULL) != ROLE_NONE) {
 		err_msg("%s: is a cowbackup-ctl device, not a source", x);
 		return -1;
 	}
@@ -550,7 +554,7 @@ int job_start(const char *source, const char *target,
 	if (req->snapshot) {
 		if (create_view(&job)) {
 			critical_leave(&crit);
-			job_finish(job_name, true, NULL, 0);
+			job_finish(job_name, true, false);
 			return EXIT_FAIL;
 		}
 		kill_point("start-view-created");
@@ -726,9 +730,10 @@ out:
 	return r;
 }
 
-int job_finish(const char *arg, bool force, char *result, size_t len)
+int job_finish(const char *arg, bool force, bool new_uuid)
 {
-	bool left_linear = false;
+	bool left_linear = false, uuid_ok = true;
+	struct stat st;
 	struct critical crit;
 	struct job job;
 	int r;
@@ -753,8 +758,6 @@ int job_finish(const char *arg, bool force, char *result, size_t len)
 		}
 		job_load(job.name, &job);
 	}
-	if (result)
-		snprintf(result, len, "%s", job.st.state);
 	/* A completed job's target gets its first and last MiB (marker.c). */
 	if (marker_complete(&job))
 		return EXIT_FAIL;
@@ -768,8 +771,20 @@ int job_finish(const char *arg, bool force, char *result, size_t len)
 	critical_leave(&crit);
 	if (r)
 		return EXIT_FAIL;
-	dm_udev_unhide(job.name);
 	marker_cleanup(job.name);
+	if (new_uuid) {
+		if (strcmp(job.st.state, COWBACKUP_STATE_COMPLETED)) {
+			err_msg("%s: --new-uuid: the backup is %s, not complete: %s keeps its marker",
+				job.name, job.st.state, job.target_path);
+			uuid_ok = false;
+		} else if (target_new_uuid(job.target_path)) {
+			uuid_ok = false;
+		}
+	}
+	dm_udev_unhide(job.name);
+	/* With its own UUID the backup may have udev's links now. */
+	if (new_uuid && uuid_ok && !stat(job.target_path, &st))
+		dm_udev_announce(major(st.st_rdev), minor(st.st_rdev));
 
 	if (job.kind == JOB_IN_PLACE)
 		printf("%s: job finished (%s), original table restored\n",
@@ -780,5 +795,5 @@ int job_finish(const char *arg, bool force, char *result, size_t len)
 	else
 		printf("%s: job finished (%s), device removed\n", job.name,
 		       job.st.state);
-	return EXIT_OK;
+	return uuid_ok ? EXIT_OK : EXIT_FAIL;
 }

@@ -47,9 +47,11 @@ int job_start(const char *source, const char *target,
 
 /*
  * Remove the interception of job @arg and restore the original table.
- * A running job needs @force (it is cancelled first). @result, if given,
- * receives the job's final state.
+ * A running job needs @force (it is cancelled first). With @new_uuid, a
+ * completed backup's filesystem gets a new UUID (newuuid.h) before udev
+ * may probe the target again; a failure there is reported and returns
+ * EXIT_FAIL, but the job is finished all the same.
  */
-int job_finish(const char *arg, bool force, char *result, size_t len);
+int job_finish(const char *arg, bool force, bool new_uuid);
 
 #endif /* COWBACKUP_INSERT_H */

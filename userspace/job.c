@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "devuuid.h"
 #include "job_extents.h"
 #include "marker.h"
 #include "uapi/dm-cowbackup.h"
@@ -13,37 +14,35 @@
 
 static int name_pair(char *name, size_t nlen, char *uuid, size_t ulen,
 		     const char *name_fmt_a, const char *name_b,
-		     const char *name_c, const char *uuid_prefix,
+		     const char *name_c, enum dev_role role,
 		     const char *uuid_base)
 {
 	int n = snprintf(name, nlen, "%s%s%s", name_fmt_a, name_b, name_c);
-	int u = snprintf(uuid, ulen, "%s%s", uuid_prefix, uuid_base);
 
-	if (n < 0 || (size_t)n >= nlen || (size_t)n >= DMNAME_MAX ||
-	    u < 0 || (size_t)u >= ulen || (size_t)u >= DMUUID_MAX)
+	if (n < 0 || (size_t)n >= nlen || (size_t)n >= DMNAME_MAX)
 		return -1;
-	return 0;
+	return devuuid_format(role, uuid_base, uuid, ulen);
 }
 
 int job_hidden_name(const char *job, char *name, size_t nlen,
 		    char *uuid, size_t ulen)
 {
 	return name_pair(name, nlen, uuid, ulen, STACKED_NAME_PREFIX, job,
-			 "-orig", ORIG_UUID_PREFIX, job);
+			 "-orig", ROLE_ORIG, job);
 }
 
 int job_cow_name(const char *job, char *name, size_t nlen,
 		 char *uuid, size_t ulen)
 {
 	return name_pair(name, nlen, uuid, ulen, STACKED_NAME_PREFIX, job,
-			 "-cow", COW_UUID_PREFIX, job);
+			 "-cow", ROLE_COW, job);
 }
 
 int job_view_name(const char *job, char *name, size_t nlen,
 		  char *uuid, size_t ulen)
 {
 	return name_pair(name, nlen, uuid, ulen, "", job, "-snap",
-			 VIEW_UUID_PREFIX, job);
+			 ROLE_VIEW, job);
 }
 
 int job_stacked_name(const char *kname, char *name, size_t nlen,
@@ -54,14 +53,11 @@ int job_stacked_name(const char *kname, char *name, size_t nlen,
 
 	/* Kernel names may hold '/' (e.g. "cciss/c0d0"): not in dm names. */
 	snprintf(base, sizeof(base), "%s", slash ? slash + 1 : kname);
-	if (name_pair(name, nlen, uuid, ulen, STACKED_NAME_PREFIX, base, "",
-		      STACKED_UUID_PREFIX, ""))
-		return -1;
 	/* The UUID names the job device: COWBACKUP-TOP-cowbackup-vdb1. */
-	if (strlen(STACKED_UUID_PREFIX) + strlen(name) >= ulen)
+	if (snprintf(name, nlen, "%s%s", STACKED_NAME_PREFIX, base) >=
+	    (int)nlen || strlen(name) >= DMNAME_MAX)
 		return -1;
-	snprintf(uuid, ulen, "%s%s", STACKED_UUID_PREFIX, name);
-	return 0;
+	return devuuid_format(ROLE_TOP, name, uuid, ulen);
 }
 
 int job_parse_status(const char *line, struct job_status *st)
@@ -148,6 +144,7 @@ static int load_job_device(const char *dev, struct job *job)
 {
 	struct dm_table_lines table = { 0 }, status = { 0 };
 	struct dm_dev_info src;
+	const char *base;
 	int r = -1;
 
 	if (dm_get_info(dev, &job->info))
@@ -174,10 +171,9 @@ static int load_job_device(const char *dev, struct job *job)
 			status.count ? status.lines[0].params : "");
 		goto out;
 	}
-	if (!strncmp(job->info.uuid, COW_UUID_PREFIX, strlen(COW_UUID_PREFIX))) {
+	if (devuuid_parse(job->info.uuid, &base) == ROLE_COW) {
 		job->kind = JOB_IN_PLACE;
-		snprintf(job->name, sizeof(job->name), "%s",
-			 job->info.uuid + strlen(COW_UUID_PREFIX));
+		snprintf(job->name, sizeof(job->name), "%s", base);
 		if (dm_get_info(job->name, &job->visible))
 			goto out;
 		job->detached = true;
@@ -342,7 +338,8 @@ static int find_by_source(const char *arg, const struct blockdev *bd,
 int job_find(const char *arg, struct job *job)
 {
 	struct blockdev bd;
-	const char *name;
+	const char *name, *base;
+	enum dev_role role;
 	int r;
 
 	/* A plain dm name is the common case: no error on a miss here. */
@@ -365,10 +362,9 @@ int job_find(const char *arg, struct job *job)
 		return find_by_source(arg, &bd, job);
 	name = bd.dm_name;
 	/* The hidden device stands for its job. */
-	if (!strncmp(bd.dm_uuid, ORIG_UUID_PREFIX, strlen(ORIG_UUID_PREFIX)))
-		name = bd.dm_uuid + strlen(ORIG_UUID_PREFIX);
-	if (!strncmp(bd.dm_uuid, COW_UUID_PREFIX, strlen(COW_UUID_PREFIX)))
-		name = bd.dm_uuid + strlen(COW_UUID_PREFIX);
+	role = devuuid_parse(bd.dm_uuid, &base);
+	if (role == ROLE_ORIG || role == ROLE_COW)
+		name = base;
 	r = job_load(name, job);
 	if (r < 0)
 		err_msg("%s: %s", arg, dm_last_error());

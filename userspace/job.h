@@ -9,16 +9,18 @@
  *                               live table: linear over the COW device,
  *                               one target per original segment, so LVM
  *                               still sees the segments it expects
- *     cowbackup-vg0-data-cow    job device, UUID COWBACKUP-COW-vg0-data;
+ *     cowbackup-vg0-data-cow    job device, UUID LVM-COWBACKUP_..._-COW-vg0-data;
  *                               cowbackup <orig> <target> ...
- *     cowbackup-vg0-data-orig   UUID COWBACKUP-ORIG-vg0-data; the LV's
- *                               original table
+ *     cowbackup-vg0-data-orig   UUID LVM-COWBACKUP_..._-ORIG-vg0-data; the
+ *                               LV's original table
  *   stacked (any other block device, e.g. /dev/vdb1; job "cowbackup-vdb1"):
  *     cowbackup-vdb1            job device, UUID COWBACKUP-TOP-cowbackup-vdb1;
  *                               cowbackup <vdb1> <target> ...
  *   view (--snapshot), either kind:
- *     <job>-snap                UUID COWBACKUP-SNAP-<job>, read-only;
+ *     <job>-snap                UUID LVM-COWBACKUP_..._-SNAP-<job>, read-only;
  *                               cowbackup-snap <source> <target>
+ *
+ * devuuid.h says why the UUIDs look like that.
  *
  * Any other dm device with a cowbackup table (made with dmsetup) is shown
  * as a stacked job named after the device.
@@ -33,11 +35,6 @@
 #include "blockdev.h"
 #include "dm.h"
 
-#define ORIG_UUID_PREFIX	"COWBACKUP-ORIG-"
-#define COW_UUID_PREFIX		"COWBACKUP-COW-"
-#define STACKED_UUID_PREFIX	"COWBACKUP-TOP-"
-#define VIEW_UUID_PREFIX	"COWBACKUP-SNAP-"
-#define OWN_UUID_PREFIX		"COWBACKUP-"
 #define STACKED_NAME_PREFIX	"cowbackup-"
 
 enum job_kind {

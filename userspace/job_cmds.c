@@ -93,6 +93,7 @@ enum {
 	OPT_SPEED = 256, OPT_MAX_WORKERS, OPT_ON_SOURCE_ERROR,
 	OPT_ON_TARGET_ERROR, OPT_COW_ERROR, OPT_PAUSED, OPT_SNAPSHOT,
 	OPT_TOP_MAP, OPT_INTERVAL, OPT_QUIET, OPT_JSON, OPT_DRY_RUN,
+	OPT_NEW_UUID,
 };
 
 #define START_LONG_OPTIONS						\
@@ -612,6 +613,8 @@ static const char backup_help[] =
 	"\n"
 	START_OPTIONS_HELP
 	"      --interval SECS        seconds between plain progress lines (5)\n"
+	"      --new-uuid             give the finished backup's filesystem a\n"
+	"                             new UUID (ext2/3/4, xfs)\n"
 	"  -q, --quiet                no progress output\n"
 	"  -h, --help                 this help\n";
 
@@ -627,7 +630,7 @@ static int backup_interrupted(const struct job *job, const char *target)
 	sigaddset(&block, SIGHUP);
 	sigprocmask(SIG_BLOCK, &block, NULL);
 	err_msg("%s: interrupted, cancelling the job", job->name);
-	if (job_finish(job->name, true, NULL, 0))
+	if (job_finish(job->name, true, false))
 		return EXIT_FAIL;
 	err_msg("%s: backup interrupted: job cancelled and finished; %s holds an incomplete backup",
 		job->name, target);
@@ -656,6 +659,7 @@ int cmd_backup(int argc, char **argv)
 	static const struct option opts[] = {
 		START_LONG_OPTIONS,
 		{ "interval", required_argument, NULL, OPT_INTERVAL },
+		{ "new-uuid", no_argument, NULL, OPT_NEW_UUID },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -663,8 +667,9 @@ int cmd_backup(int argc, char **argv)
 				.interval = 5.0 };
 	char name[DMNAME_MAX], size[64], target[PATH_MAX];
 	struct cluster_extent *ranges;
+	struct job job, left;
+	bool new_uuid = false;
 	struct progress p;
-	struct job job;
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "s:c:fqh", opts, NULL)) != -1) {
@@ -679,6 +684,8 @@ int cmd_backup(int argc, char **argv)
 				return r;
 		} else if (c == 'q') {
 			a.quiet = true;
+		} else if (c == OPT_NEW_UUID) {
+			new_uuid = true;
 		} else {
 			return common_opt(c, "backup", backup_help, argv);
 		}
@@ -710,8 +717,11 @@ int cmd_backup(int argc, char **argv)
 	if (!job_load(name, &job) && job.detached)
 		return backup_detached(&job, target);
 
-	if (job_finish(name, true, NULL, 0))
-		return EXIT_FAIL;
+	if (strcmp(job.st.state, COWBACKUP_STATE_COMPLETED))
+		new_uuid = false;	/* nothing to rename: said below */
+	r = job_finish(name, true, new_uuid);
+	if (r && job_load(name, &left) == 0)
+		return EXIT_FAIL;	/* not finished: said why */
 	if (strcmp(job.st.state, COWBACKUP_STATE_COMPLETED)) {
 		err_msg("%s: backup %s with %" PRIu64 " error(s)%s; %s holds an incomplete backup",
 			name, job.st.state, job.st.errors,
@@ -723,7 +733,10 @@ int cmd_backup(int argc, char **argv)
 	       name, format_size_long(job.sectors * 512, size, sizeof(size)),
 	       target, job.st.cow_copies, job.st.background_copies,
 	       job.st.zero_clusters);
-	return EXIT_OK;
+	if (r)
+		err_msg("%s: the backup is complete, but its filesystem keeps the source's UUID",
+			target);
+	return r ? EXIT_FAIL : EXIT_OK;
 }
 
 /*------------------------------------------------------------------*/
@@ -822,22 +835,36 @@ int cmd_set_speed(int argc, char **argv)
 /* finish, recover */
 
 static const char finish_help[] =
-	"Usage: cowbackup-ctl finish JOB [--force]\n"
+	"Usage: cowbackup-ctl finish JOB [--force] [--new-uuid]\n"
 	"\n"
 	"Take the cowbackup target out again: restore the original table (the\n"
 	"device stays mounted and in use) and remove the hidden and view\n"
 	"devices. A job still running or paused needs --force, which cancels\n"
-	"it first. Also completes a finish that was interrupted.\n";
+	"it first. Also completes a finish that was interrupted.\n"
+	"--new-uuid gives a completed backup's filesystem a new UUID (ext2/3/4:\n"
+	"e2fsck -p, tune2fs -U; xfs: log replay, xfs_admin -U), so that it never\n"
+	"takes the source's /dev/disk/by-uuid link or its mount UUID=.\n";
 
 int cmd_finish(int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "force", no_argument, NULL, 'f' },
+		{ "new-uuid", no_argument, NULL, OPT_NEW_UUID },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	bool force = false, new_uuid = false;
 	struct job job;
-	bool force = false;
-	int r;
+	int c;
 
-	r = flag_opts(argc, argv, "finish", finish_help, "force", 'f', &force);
-	if (r >= 0)
-		return r;
+	while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
+		if (c == 'f')
+			force = true;
+		else if (c == OPT_NEW_UUID)
+			new_uuid = true;
+		else
+			return common_opt(c, "finish", finish_help, argv);
+	}
 	if (argc - optind != 1)
 		return usage_error("finish", "need JOB");
 	setup();
@@ -857,7 +884,7 @@ int cmd_finish(int argc, char **argv)
 			job.name, job.target_path);
 		return EXIT_FAIL;
 	}
-	return job_finish(argv[optind], force, NULL, 0);
+	return job_finish(argv[optind], force, new_uuid);
 }
 
 static const char recover_help[] =

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "devuuid.h"
 #include "dm.h"
 #include "image/incomplete.h"
 #include "job.h"
@@ -29,10 +30,10 @@ static int staging_name(const char *job, char *name, size_t nlen,
 			char *uuid, size_t ulen)
 {
 	int n = snprintf(name, nlen, "%s%s-tgt", STACKED_NAME_PREFIX, job);
-	int u = snprintf(uuid, ulen, "%s%s", STAGING_UUID_PREFIX, job);
 
-	return n < 0 || (size_t)n >= nlen || u < 0 || (size_t)u >= ulen ?
-	       -1 : 0;
+	if (n < 0 || (size_t)n >= nlen)
+		return -1;
+	return devuuid_format(ROLE_STAGING, job, uuid, ulen);
 }
 
 /* Head sectors and start of the tail for a job of @sectors. */
@@ -47,42 +48,11 @@ static void layout(uint64_t sectors, uint64_t *head, uint64_t *tail_start)
 /* Run a command; its first output line in @out (may be NULL). */
 static int run(char *const argv[], char *out, size_t len)
 {
-	int pfd[2], status;
-	pid_t pid;
-	ssize_t n = 0;
-
-	if (pipe2(pfd, O_CLOEXEC))
+	if (run_program(argv, false, out, len))
 		return -1;
-	pid = fork();
-	if (pid < 0) {
-		close(pfd[0]);
-		close(pfd[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		int null = open("/dev/null", O_WRONLY);
-
-		dup2(pfd[1], 1);
-		if (null >= 0)
-			dup2(null, 2);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	close(pfd[1]);
-	if (out && len) {
-		size_t got = 0;
-
-		while (got + 1 < len &&
-		       (n = read(pfd[0], out + got, len - 1 - got)) > 0)
-			got += (size_t)n;
-		out[got] = '\0';
+	if (out && len)
 		out[strcspn(out, "\n")] = '\0';
-	}
-	close(pfd[0]);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+	return 0;
 }
 
 /* pread or pwrite all of it, O_DIRECT-aligned buffers; -1 with errno. */
@@ -323,8 +293,7 @@ static int staging_table(uint32_t major, uint32_t minor,
 	char dev[32];
 
 	if (dm_get_info_by_devno(major, minor, &info) || !info.exists ||
-	    strncmp(info.uuid, STAGING_UUID_PREFIX,
-		    strlen(STAGING_UUID_PREFIX)))
+	    devuuid_parse(info.uuid, NULL) != ROLE_STAGING)
 		return 1;
 	if (name)
 		snprintf(name, nlen, "%s", info.name);
@@ -472,8 +441,7 @@ int marker_cleanup_orphans(bool dry_run)
 		return -1;
 	for (i = 0; i < n; i++) {
 		if (dm_get_info(names[i], &info) || !info.exists ||
-		    strncmp(info.uuid, STAGING_UUID_PREFIX,
-			    strlen(STAGING_UUID_PREFIX)) ||
+		    devuuid_parse(info.uuid, NULL) != ROLE_STAGING ||
 		    (info.open_count > 0 &&
 		     !(dry_run && recover_held_only_by_removed(&info))))
 			continue;

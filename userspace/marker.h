@@ -8,8 +8,9 @@
  *           MiB of the job's length zeroed, flushed. Filesystem, LVM,
  *           partition and RAID signatures live there, so blkid and mount
  *           no longer recognise T. Then create the staging device
- *           cowbackup-JOB-tgt (UUID COWBACKUP-TGT-JOB): T, except that its
- *           first and last MiB map to a RAM-backed loop device. The job's
+ *           cowbackup-JOB-tgt (UUID LVM-COWBACKUP_..._-TGT-JOB, devuuid.h):
+ *           T, except that its first and last MiB map to a RAM-backed
+ *           loop device. The job's
  *           table names that device as its target, so the kernel's
  *           point-in-time copy of those two regions never reaches T.
  *   finish: only for a completed job that still routed every write: copy
@@ -28,8 +29,6 @@
 #include "blockdev.h"
 
 struct job;
-
-#define STAGING_UUID_PREFIX	"COWBACKUP-TGT-"
 
 /*
  * Mark @tgt incomplete for job @job of @sectors and create its staging

@@ -26,15 +26,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "devuuid.h"
 #include "job.h"
 #include "steps.h"
 #include "uapi/dm-cowbackup.h"
 #include "util.h"
-
-static bool has_prefix(const char *s, const char *prefix)
-{
-	return !strncmp(s, prefix, strlen(prefix));
-}
 
 struct recovery {
 	bool dry_run;
@@ -93,15 +89,14 @@ static void holder_attr(const char *dir, const char *holder, const char *key,
 static int own_opens(const struct dm_dev_info *info, const char *job)
 {
 	char dir[128], name[DMNAME_MAX], uuid[DMUUID_MAX];
-	char cow[DMUUID_MAX], view[DMUUID_MAX];
 	struct dirent *de;
+	enum dev_role role;
+	const char *base;
 	int n = 0;
 	DIR *d;
 
 	if (!job)
 		return 0;
-	snprintf(cow, sizeof(cow), "%s%s", COW_UUID_PREFIX, job);
-	snprintf(view, sizeof(view), "%s%s", VIEW_UUID_PREFIX, job);
 	snprintf(dir, sizeof(dir), "/sys/dev/block/%u:%u/holders", info->major,
 		 info->minor);
 	d = opendir(dir);
@@ -112,8 +107,10 @@ static int own_opens(const struct dm_dev_info *info, const char *job)
 			continue;
 		holder_attr(dir, de->d_name, "name", name, sizeof(name));
 		holder_attr(dir, de->d_name, "uuid", uuid, sizeof(uuid));
-		if (!strcmp(name, job) || !strcmp(uuid, cow) ||
-		    !strcmp(uuid, view))
+		role = devuuid_parse(uuid, &base);
+		if (!strcmp(name, job) ||
+		    ((role == ROLE_COW || role == ROLE_VIEW) &&
+		     !strcmp(base, job)))
 			n++;
 	}
 	closedir(d);
@@ -406,15 +403,13 @@ int job_recover(bool dry_run, bool quiet, const char *only)
 	for (pass = 0; pass < 2; pass++) {
 		for (i = 0; i < n; i++) {
 			const char *base = NULL;
+			enum dev_role role;
 
 			if (dm_get_info(names[i], &info) || !info.exists)
 				continue;
-			if (pass == 0 && has_prefix(info.uuid, ORIG_UUID_PREFIX))
-				base = info.uuid + strlen(ORIG_UUID_PREFIX);
-			else if (pass == 0 &&
-				 has_prefix(info.uuid, COW_UUID_PREFIX))
-				base = info.uuid + strlen(COW_UUID_PREFIX);
-			if (base) {
+			role = devuuid_parse(info.uuid, &base);
+			if (pass == 0 &&
+			    (role == ROLE_ORIG || role == ROLE_COW)) {
 				struct dm_dev_info xi;
 
 				/* H and C both lead to job X: once. */
@@ -430,9 +425,7 @@ int job_recover(bool dry_run, bool quiet, const char *only)
 				recover_in_place(&rc, base);
 				if (!dry_run)
 					critical_leave(&crit);
-			} else if (pass == 0 &&
-				   has_prefix(info.uuid, STACKED_UUID_PREFIX)) {
-				base = info.uuid + strlen(STACKED_UUID_PREFIX);
+			} else if (pass == 0 && role == ROLE_TOP) {
 				if (only && strcmp(only, base))
 					continue;
 				if (!dry_run)
@@ -440,9 +433,7 @@ int job_recover(bool dry_run, bool quiet, const char *only)
 				recover_stacked(&rc, names[i]);
 				if (!dry_run)
 					critical_leave(&crit);
-			} else if (pass == 1 &&
-				   has_prefix(info.uuid, VIEW_UUID_PREFIX)) {
-				base = info.uuid + strlen(VIEW_UUID_PREFIX);
+			} else if (pass == 1 && role == ROLE_VIEW) {
 				if (only && strcmp(only, base))
 					continue;
 				recover_view(&rc, names[i], base);

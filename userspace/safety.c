@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "devuuid.h"
 #include "job.h"
 #include "uapi/dm-cowbackup.h"
 #include "util.h"
@@ -396,18 +397,17 @@ static bool ranges_overlap(const struct leaf_set *a, const struct leaf_set *b,
 /* The job a cowbackup device belongs to, from its UUID or name. */
 static void job_of(const struct dm_dev_info *info, char *job, size_t len)
 {
-	static const char *const prefixes[] = {
-		COW_UUID_PREFIX, ORIG_UUID_PREFIX, VIEW_UUID_PREFIX,
-	};
-	size_t i;
+	const char *base;
 
-	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
-		if (!strncmp(info->uuid, prefixes[i], strlen(prefixes[i]))) {
-			snprintf(job, len, "%s", info->uuid + strlen(prefixes[i]));
-			return;
-		}
+	switch (devuuid_parse(info->uuid, &base)) {
+	case ROLE_COW:
+	case ROLE_ORIG:
+	case ROLE_VIEW:
+		snprintf(job, len, "%s", base);
+		return;
+	default:
+		snprintf(job, len, "%s", info->name);
 	}
-	snprintf(job, len, "%s", info->name);
 }
 
 /*
@@ -589,8 +589,7 @@ int safety_check_target(const struct blockdev *src, const struct blockdev *tgt,
 			      "it is the source device");
 		return -1;
 	}
-	if (tgt->is_dm && !strncmp(tgt->dm_uuid, OWN_UUID_PREFIX,
-				   strlen(OWN_UUID_PREFIX))) {
+	if (tgt->is_dm && devuuid_parse(tgt->dm_uuid, NULL) != ROLE_NONE) {
 		refuse_always(tgt->path, "target", force,
 			      "it is a cowbackup-ctl device");
 		return -1;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 void err_msg(const char *fmt, ...)
@@ -271,4 +272,58 @@ const char *format_rate_short(uint64_t rate, char *buf, size_t len)
 const char *format_rate_long(uint64_t rate, char *buf, size_t len)
 {
 	return format_long(rate, "/s", buf, len);
+}
+
+int run_program(char *const argv[], bool with_stderr, char *out, size_t len)
+{
+	int pfd[2], status, null;
+	size_t got = 0;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(pfd, O_CLOEXEC))
+		return -1;
+	pid = fork();
+	if (pid < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		null = open("/dev/null", O_RDWR);
+		if (null >= 0) {
+			dup2(null, 0);
+			dup2(null, 2);
+		}
+		dup2(pfd[1], 1);
+		if (with_stderr)
+			dup2(pfd[1], 2);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(pfd[1]);
+	/* Read to the end: a full pipe would block the program. */
+	for (;;) {
+		char sink[512];
+
+		if (out && got + 1 < len)
+			n = read(pfd[0], out + got, len - 1 - got);
+		else
+			n = read(pfd[0], sink, sizeof(sink));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (out && got + 1 < len)
+			got += (size_t)n;
+	}
+	if (out && len)
+		out[got] = '\0';
+	close(pfd[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
 }

@@ -66,4 +66,13 @@ const char *format_rate_short(uint64_t rate, char *buf, size_t len);
 /* "4 MiB/s (4194304 bytes/s)"; plain "512 bytes/s" below 1 KiB/s. */
 const char *format_rate_long(uint64_t rate, char *buf, size_t len);
 
+/*
+ * Run a program (argv[0] looked up in PATH), stdin from /dev/null. Its
+ * output (stdout, and stderr too if @with_stderr, else discarded) goes to
+ * @out, at most @len - 1 bytes, NUL-terminated (@out may be NULL). Returns
+ * the exit status, 128 + the signal that killed it, 127 when it cannot be
+ * run, or -1 (errno set) when no process could be made.
+ */
+int run_program(char *const argv[], bool with_stderr, char *out, size_t len);
+
 #endif /* COWBACKUP_UTIL_H */

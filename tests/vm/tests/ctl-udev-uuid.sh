@@ -8,6 +8,8 @@
 # and `mount UUID=` must mount the source. udev/60-cowbackup.rules does it
 # (installed by the bench in --udev mode). Without udev there are no such
 # links: those checks are skipped, the job itself must still work.
+# Then `backup --new-uuid` gives the backup its own UUID (and udev its own
+# link), and its refusals: a cancelled job, data that is no filesystem.
 # disks: 2
 # disk-size: 128M
 # timeout: 300
@@ -85,6 +87,52 @@ if [ $udev = 1 ]; then
 	udevadm settle
 	check_eq "after finish: by-uuid is the source" "$SRCDEV" "$(link by-uuid/$UUID)"
 fi
-umount $MNT
+check_eq "without --new-uuid the backup keeps the source's UUID" "$UUID" \
+	"$(blkid -p -o value -s UUID /dev/vg0/bak)"
+
+# backup --new-uuid: a fresh UUID while the target is still hidden, then
+# udev may link it under that UUID; the source keeps its own and its links.
+dd if=/dev/urandom of=$MNT/file3 bs=1M count=1 conv=fsync status=none
+out=$("$CTL" backup vg0/data vg0/bak --force --new-uuid --quiet 2>&1)
+rc=$?
+diag "$out"
+check_eq "backup --new-uuid exits 0" 0 "$rc"
+NEW=$(blkid -p -o value -s UUID /dev/vg0/bak)
+check "the backup got a new UUID ($NEW)" test -n "$NEW" -a "$NEW" != "$UUID"
+check "the new UUID is the one reported" grep -q "new ext4 filesystem UUID $NEW" <<<"$out"
+check_eq "the source kept its UUID" "$UUID" "$(blkid -p -o value -s UUID /dev/vg0/data)"
+if [ $udev = 1 ]; then
+	udevadm settle
+	check_eq "after --new-uuid: by-uuid of the source is the source" "$SRCDEV" "$(link by-uuid/$UUID)"
+	check_eq "after --new-uuid: by-uuid of the new UUID is the backup" \
+		"$(readlink -f /dev/vg0/bak)" "$(link by-uuid/$NEW)"
+fi
+check "mount UUID=<new> mounts the backup" mount -o ro UUID="$NEW" $MNT2
+check_eq "mount UUID=<new> mounted vg0/bak" "$(readlink -f /dev/vg0/bak)" \
+	"$(readlink -f "$(findmnt -n -o SOURCE $MNT2)")"
+check "the backup holds the file written before the job" cmp $MNT/file3 $MNT2/file3
+umount $MNT2 2>/dev/null
 check "the backup is a clean filesystem" fsck.ext4 -n -f /dev/vg0/bak
+
+# Refusals: not a filesystem --new-uuid knows; a job that did not complete.
+check "start a job for --new-uuid on a cancelled job" \
+	"$CTL" start vg0/data vg0/bak --force --paused
+check "cancel it" "$CTL" cancel vg0-data
+out=$("$CTL" finish vg0-data --new-uuid 2>&1)
+rc=$?
+diag "$out"
+check_eq "finish --new-uuid of a cancelled job exits 1" 1 "$rc"
+check "... and says the backup is not complete" grep -q "not complete" <<<"$out"
+check_fail "... but the job is finished" "$CTL" status vg0-data
+umount $MNT
+lvcreate -q -y -L 8M -n raw vg0 >/dev/null && lvcreate -q -y -L 8M -n rawbak vg0 >/dev/null &&
+	dd if=/dev/urandom of=/dev/vg0/raw bs=1M count=8 oflag=direct status=none ||
+	bail "cannot make the raw LVs"
+out=$("$CTL" backup vg0/raw vg0/rawbak --new-uuid --quiet 2>&1)
+rc=$?
+diag "$out"
+check_eq "backup --new-uuid of raw data exits 1" 1 "$rc"
+check "... says the filesystem is unknown" grep -q "no filesystem blkid knows" <<<"$out"
+check "... and that the backup is complete" grep -q "backup is complete" <<<"$out"
+check "... which it is" cmp /dev/vg0/raw /dev/vg0/rawbak
 done_testing
