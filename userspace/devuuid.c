@@ -89,3 +89,10 @@ enum dev_role devuuid_parse(const char *uuid, const char **base)
 		return parse_tail(uuid + 10, base);
 	return ROLE_NONE;
 }
+
+bool devuuid_is(const char *uuid, enum dev_role role, const char *base)
+{
+	const char *b;
+
+	return devuuid_parse(uuid, &b) == role && !strcmp(b, base);
+}

@@ -24,6 +24,7 @@
 #ifndef COWBACKUP_DEVUUID_H
 #define COWBACKUP_DEVUUID_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define DEVUUID_HIDDEN_HEAD	"LVM-COWBACKUP"
@@ -43,5 +44,7 @@ int devuuid_format(enum dev_role role, const char *base, char *uuid,
 		   size_t ulen);
 /* The role @uuid names, with its job name in *base (may be NULL). */
 enum dev_role devuuid_parse(const char *uuid, const char **base);
+/* True if @uuid (either form) is that of the @role device of job @base. */
+bool devuuid_is(const char *uuid, enum dev_role role, const char *base);
 
 #endif

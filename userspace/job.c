@@ -133,7 +133,8 @@ static void find_view(struct job *job)
 	job->view_path[0] = '\0';
 	if (job_view_name(job->name, name, sizeof(name), uuid, sizeof(uuid)))
 		return;
-	if (dm_get_info(name, &info) || !info.exists || strcmp(info.uuid, uuid))
+	if (dm_get_info(name, &info) || !info.exists ||
+	    !devuuid_is(info.uuid, ROLE_VIEW, job->name))
 		return;
 	snprintf(job->view, sizeof(job->view), "%s", name);
 	dm_dev_path(name, job->view_path, sizeof(job->view_path));
@@ -245,7 +246,7 @@ int job_load(const char *job_name, struct job *job)
 	memset(job, 0, sizeof(*job));
 	if (dm_get_info(cow, &info))
 		return -1;
-	if (info.exists && !strcmp(info.uuid, uuid)) {
+	if (info.exists && devuuid_is(info.uuid, ROLE_COW, name)) {
 		r = load_job_device(cow, job);
 		if (r)
 			return r;

@@ -423,7 +423,7 @@ void marker_cleanup(const char *job)
 
 	if (staging_name(job, name, sizeof(name), uuid, sizeof(uuid)) ||
 	    dm_get_info(name, &info) || !info.exists ||
-	    strcmp(info.uuid, uuid) || info.open_count > 0)
+	    !devuuid_is(info.uuid, ROLE_STAGING, job) || info.open_count > 0)
 		return;
 	if (dm_remove(name))
 		err_msg("%s: cannot remove the staging device: %s", name,

@@ -204,7 +204,8 @@ static void remove_view_of(struct recovery *rc, const char *job)
 	struct dm_dev_info info;
 
 	if (job_view_name(job, name, sizeof(name), uuid, sizeof(uuid)) ||
-	    dm_get_info(name, &info) || !info.exists || strcmp(info.uuid, uuid))
+	    dm_get_info(name, &info) || !info.exists ||
+	    !devuuid_is(info.uuid, ROLE_VIEW, job))
 		return;
 	if (remove_unused(rc, name, NULL))
 		say(rc, name, "remove the view of a finished job");

@@ -82,4 +82,16 @@ TEST(earlier_versions_and_others)
 	ASSERT_EQ(ROLE_NONE, devuuid_parse("LVM-COWBACKUPX-COW-a", NULL));
 }
 
+TEST(is_matches_role_and_job_in_either_form)
+{
+	char uuid[DMUUID_MAX];
+
+	ASSERT_EQ(0, devuuid_format(ROLE_VIEW, "vg0-data", uuid, sizeof(uuid)));
+	ASSERT_TRUE(devuuid_is(uuid, ROLE_VIEW, "vg0-data"));
+	ASSERT_FALSE(devuuid_is(uuid, ROLE_VIEW, "vg0-dat"));
+	ASSERT_FALSE(devuuid_is(uuid, ROLE_COW, "vg0-data"));
+	ASSERT_TRUE(devuuid_is("COWBACKUP-SNAP-vg0-data", ROLE_VIEW, "vg0-data"));
+	ASSERT_FALSE(devuuid_is("COWBACKUP-SNAP-vg0-data2", ROLE_VIEW, "vg0-data"));
+}
+
 TEST_HARNESS_MAIN

@@ -191,7 +191,8 @@ copy_direct "$SRC" $X/pit2.raw || bail "cannot copy the PIT image"
 PIT2=$(md5sum <$X/pit2.raw | cut -d' ' -f1)
 check "create a sync=none job with dmsetup" \
 	dmsetup create cbnone --table "0 $S cowbackup $SRC $TGT none 2 cluster_size 128"
-# Named the way cowbackup-ctl names a job's view, so status finds it.
+# Named as cowbackup-ctl names a job's view, so status finds it (the UUID
+# in the form earlier versions used, which is still recognised).
 check "create the view" dmsetup create cbnone-snap -u COWBACKUP-SNAP-cbnone \
 	--readonly --table "0 $S cowbackup-snap $SRC $TGT"
 # New data: 4 whole clusters, 4 KiB inside one, 8 KiB across a cluster
