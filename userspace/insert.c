@@ -47,6 +47,7 @@
 #include "devuuid.h"
 #include "job.h"
 #include "marker.h"
+#include "nbd_export.h"
 #include "newuuid.h"
 #include "recover.h"
 #include "safety.h"
@@ -762,6 +763,9 @@ int job_finish(const char *arg, bool force, bool new_uuid)
 	if (marker_complete(&job))
 		return EXIT_FAIL;
 
+	/* The NBD server holds the view open: it goes first. */
+	if (nbd_export_stop(job.name))
+		return EXIT_FAIL;
 	critical_enter(&crit, job.kind == JOB_IN_PLACE ? job.name : NULL,
 		       job.visible.uuid);
 	r = remove_view(&job, false);

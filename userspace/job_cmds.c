@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "blockdev.h"
 #include "commands.h"
@@ -17,6 +18,7 @@
 #include "job.h"
 #include "json.h"
 #include "marker.h"
+#include "nbd_export.h"
 #include "progress.h"
 #include "recover.h"
 #include "image/topmap.h"
@@ -93,7 +95,7 @@ enum {
 	OPT_SPEED = 256, OPT_MAX_WORKERS, OPT_ON_SOURCE_ERROR,
 	OPT_ON_TARGET_ERROR, OPT_COW_ERROR, OPT_PAUSED, OPT_SNAPSHOT,
 	OPT_TOP_MAP, OPT_INTERVAL, OPT_QUIET, OPT_JSON, OPT_DRY_RUN,
-	OPT_NEW_UUID,
+	OPT_NEW_UUID, OPT_EXPORT, OPT_EXPORT_TLS,
 };
 
 #define START_LONG_OPTIONS						\
@@ -251,7 +253,35 @@ static const char start_help[] =
 	"      --paused               start with the background copy paused\n"
 	"      --snapshot             also create the read-only point-in-time\n"
 	"                             view device JOB-snap\n"
+	"      --export URI           with --snapshot: serve the view read-only\n"
+	"                             over NBD (qemu-nbd) until finish, at\n"
+	"                             nbd://ADDR[:PORT]/NAME or\n"
+	"                             nbd+unix:///NAME?socket=PATH\n"
+	"      --export-tls DIR       x509 credentials for the export (TLS only)\n"
 	"  -h, --help                 this help\n";
+
+/* Serve a new job's view over NBD; if that fails, undo the start. */
+static int start_export(const char *name, const struct nbd_uri *uri,
+			const char *tls)
+{
+	char text[PATH_MAX + 300];
+	struct job job;
+
+	nbd_uri_format(uri, text, sizeof(text));
+	if (job_load(name, &job) || !job.view[0]) {
+		err_msg("%s: the job or its view vanished", name);
+		return EXIT_FAIL;
+	}
+	if (nbd_export_start(job.name, job.view_path, uri, tls) == 0) {
+		printf("%s: point-in-time view served read-only at %s\n",
+		       job.name, text);
+		return EXIT_OK;
+	}
+	if (job_finish(job.name, true, false) == EXIT_OK)
+		err_msg("%s: no NBD export, so the job was cancelled and finished",
+			job.name);
+	return EXIT_FAIL;
+}
 
 int cmd_start(int argc, char **argv)
 {
@@ -259,11 +289,16 @@ int cmd_start(int argc, char **argv)
 		START_LONG_OPTIONS,
 		{ "paused", no_argument, NULL, OPT_PAUSED },
 		{ "snapshot", no_argument, NULL, OPT_SNAPSHOT },
+		{ "export", required_argument, NULL, OPT_EXPORT },
+		{ "export-tls", required_argument, NULL, OPT_EXPORT_TLS },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct start_args a = { .req.sync = COWBACKUP_SYNC_FULL };
+	const char *export = NULL, *tls = NULL;
 	struct cluster_extent *ranges;
-	char job[DMNAME_MAX];
+	char job[DMNAME_MAX], why[160];
+	struct nbd_uri uri;
+	struct stat st;
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "s:c:fh", opts, NULL)) != -1) {
@@ -276,18 +311,33 @@ int cmd_start(int argc, char **argv)
 			a.req.paused = true;
 		else if (c == OPT_SNAPSHOT)
 			a.req.snapshot = true;
+		else if (c == OPT_EXPORT)
+			export = optarg;
+		else if (c == OPT_EXPORT_TLS)
+			tls = optarg;
 		else
 			return common_opt(c, "start", start_help, argv);
 	}
 	if (argc - optind != 2)
 		return usage_error("start", "need SOURCE and TARGET");
+	if (export && !a.req.snapshot)
+		return usage_error("start", "--export serves the view: add --snapshot");
+	if (tls && !export)
+		return usage_error("start", "--export-tls needs --export");
+	if (export && nbd_uri_parse(export, &uri, why, sizeof(why)))
+		return usage_error("start", "--export %s: %s", export, why);
+	if (tls && (stat(tls, &st) || !S_ISDIR(st.st_mode)))
+		return usage_error("start", "--export-tls %s: not a directory",
+				   tls);
 	r = load_top_map("start", argv[optind], &a, &ranges);
 	if (r)
 		return r;
 	setup();
 	r = job_start(argv[optind], argv[optind + 1], &a.req, job);
 	free(ranges);
-	return r;
+	if (r || !export)
+		return r;
+	return start_export(job, &uri, tls);
 }
 
 /*------------------------------------------------------------------*/
@@ -295,6 +345,8 @@ int cmd_start(int argc, char **argv)
 
 static void job_json(struct json *j, const struct job *job)
 {
+	char uri[PATH_MAX + 300];
+
 	json_object_begin(j, NULL);
 	json_str(j, "name", job->name);
 	/* A detached job is a failed backup, whatever the kernel says. */
@@ -317,6 +369,10 @@ static void job_json(struct json *j, const struct job *job)
 		json_str(j, "view", job->view_path);
 	else
 		json_null(j, "view");
+	if (nbd_export_get(job->name, uri, sizeof(uri)))
+		json_str(j, "export", uri);
+	else
+		json_null(j, "export");
 	/* Whole percent, rounded down: 100 only when every cluster settled. */
 	json_u64(j, "percent", job->st.total ?
 		 job->st.settled * 100 / job->st.total : 100);
@@ -351,7 +407,7 @@ static void jobs_json(const struct job *jobs, size_t n)
 
 static void job_print(const struct job *job)
 {
-	char a[64], b[64];
+	char a[64], b[64], uri[PATH_MAX + 300];
 
 	printf("Job:               %s\n", job->name);
 	if (job->kind == JOB_IN_PLACE)
@@ -363,6 +419,8 @@ static void job_print(const struct job *job)
 	printf("Source:            %s\n", job->source_path);
 	printf("Target:            %s\n", job->target_path);
 	printf("View:              %s\n", job->view[0] ? job->view_path : "none");
+	if (nbd_export_get(job->name, uri, sizeof(uri)))
+		printf("Export:            %s (NBD, read-only)\n", uri);
 	printf("State:             %s%s\n", job->detached ?
 	       "failed (detached)" : job->st.state,
 	       job->visible.suspended ? " (device suspended)" : "");
@@ -913,6 +971,11 @@ int cmd_recover(int argc, char **argv)
 		return EXIT_FAIL;
 	/* Staging devices left by a killed start (marker.c). */
 	m = marker_cleanup_orphans(dry_run);
+	if (m < 0)
+		return EXIT_FAIL;
+	r += m;
+	/* NBD servers of views that are gone (a killed finish). */
+	m = nbd_export_cleanup_orphans(dry_run);
 	if (m < 0)
 		return EXIT_FAIL;
 	r += m;
