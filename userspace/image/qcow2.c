@@ -690,6 +690,19 @@ static int walk_compressed(struct l2_walk *w, uint64_t e, uint64_t guest)
 		    MAP_NO_OFFSET);
 }
 
+/*
+ * Does a (not compressed) L2 entry allocate its cluster? Host offset 0 is
+ * the header in the image file, so it means "unallocated" there. With an
+ * external data file, offset 0 is the data file's first cluster: every
+ * cluster there has refcount 1, so the COPIED flag tells the two apart.
+ */
+static bool cluster_allocated(const struct qcow2 *q, uint64_t e)
+{
+	if (e & QCOW2_L2_OFFSET_MASK)
+		return true;
+	return q->data_file && (e & QCOW2_OFLAG_COPIED);
+}
+
 static int walk_standard(struct l2_walk *w, uint64_t e, uint64_t guest)
 {
 	struct qcow2 *q = w->q;
@@ -703,11 +716,12 @@ static int walk_standard(struct l2_walk *w, uint64_t e, uint64_t guest)
 				 "version 2 image");
 	if (host && check_data_offset(w, host))
 		return -1;
+	/* Zero flag with offset 0 is a plain zero cluster, data file or not. */
 	if (e & QCOW2_OFLAG_ZERO)
 		return emit(w, guest, q->cluster_size,
 			    MAP_PRESENT | MAP_ZERO | MAP_TOP,
 			    host ? host : MAP_NO_OFFSET);
-	if (host)
+	if (cluster_allocated(q, e))
 		return emit(w, guest, q->cluster_size,
 			    MAP_PRESENT | MAP_DATA | MAP_TOP, host);
 	return emit(w, guest, q->cluster_size, 0, MAP_NO_OFFSET);
@@ -720,6 +734,7 @@ static int walk_extended(struct l2_walk *w, uint64_t e, uint64_t bitmap,
 	struct qcow2 *q = w->q;
 	uint64_t host = e & QCOW2_L2_OFFSET_MASK;
 	uint32_t alloc = (uint32_t)bitmap, zero = (uint32_t)(bitmap >> 32);
+	bool allocated = cluster_allocated(q, e);
 	unsigned int i;
 	int ret;
 
@@ -730,15 +745,15 @@ static int walk_extended(struct l2_walk *w, uint64_t e, uint64_t bitmap,
 		return img_error(&w->img->src, w->field, "subcluster both "
 				 "allocated and zero (bitmap 0x%016" PRIx64 ")",
 				 bitmap);
-	if (!host && alloc)
+	if (!allocated && alloc)
 		return img_error(&w->img->src, w->field, "allocated "
 				 "subclusters in an unallocated cluster");
-	if (host && check_data_offset(w, host))
+	if (allocated && check_data_offset(w, host))
 		return -1;
 	for (i = 0; i < 32; i++) {
 		uint64_t start = guest + i * q->subcluster_size;
-		uint64_t off = host ? host + i * q->subcluster_size :
-				      MAP_NO_OFFSET;
+		uint64_t off = allocated ? host + i * q->subcluster_size :
+					   MAP_NO_OFFSET;
 		unsigned int flags = 0;
 
 		if (alloc & (1u << i))
