@@ -389,6 +389,30 @@ def _qcow2_many_l2(path, l1_size):
     return size
 
 
+def _vmdk_big_gd(path, tables):
+    """monolithicSparse VMDK with 1-sector grains and a grain directory of
+    32M entries (the most QEMU allows); with @tables, each entry points to
+    its own grain table, in a hole after the directory."""
+    from array import array
+    n = 32 << 20
+    gd_sectors = n * 4 // 512
+    h = bytearray(512)
+    struct.pack_into("<4sIIQQQQIQQQ", h, 0, b"KDMV", 1, 0, n * 512, 1, 0, 0,
+                     512, 0, 1, 1 + gd_sectors)
+    end = 1 + gd_sectors
+    with open(path, "wb") as f:
+        f.write(h)
+        if tables:
+            first = 1 + gd_sectors
+            gd = array("I", range(first, first + 4 * n, 4))
+            if struct.pack("=H", 1) != b"\x01\x00":
+                gd.byteswap()
+            f.write(gd.tobytes())
+            end = first + 4 * n
+        f.truncate(end * 512)
+    return n * 512 * 512
+
+
 def costly_cases(work):
     """(description, path, build) triples; build(path) writes the image
     and returns its virtual size."""
@@ -399,6 +423,11 @@ def costly_cases(work):
         ("c-l1-512k.qcow2", "qcow2, 512K L1 entries each with its own L2 "
          "table in a hole (32 GiB sparse)",
          lambda p: _qcow2_many_l2(p, 512 << 10)),
+        ("c-gd-32m.vmdk", "VMDK, grain directory of 32M empty entries",
+         lambda p: _vmdk_big_gd(p, False)),
+        ("c-gd-32m-gts.vmdk", "VMDK, grain directory of 32M entries each "
+         "with its own grain table in a hole (64 GiB sparse)",
+         lambda p: _vmdk_big_gd(p, True)),
     ]
     for name, desc, build in specs:
         path = work / name
