@@ -358,3 +358,77 @@ def vmdk_cases(work):
 def cases(work):
     work = Path(work)
     return qcow2_cases(work) + vmdk_cases(work)
+
+
+# --------------------------------------------------------------------------
+# Costly images (issue 14, finding 5): valid as far as QEMU's limits go,
+# but built to make a reader do a lot of work or hold a lot of memory. The
+# tables live in holes of sparse files, so they cost nothing to build.
+
+def _qcow2_many_l2(path, l1_size):
+    """qcow2, 64 KiB clusters, @l1_size L1 entries each pointing to its
+    own L2 table; the tables lie in a hole after the L1 table."""
+    from array import array
+    cb, c = 16, 1 << 16
+    l2_per = c // 8
+    size = l1_size * l2_per * c
+    l1_clusters = (l1_size * 8 + c - 1) // c
+    first_l2 = 2 + l1_clusters
+    h = bytearray(c)
+    struct.pack_into(">4sIQIIQIIQQIIQQQQII", h, 0, b"QFI\xfb", 3, 0, 0, cb,
+                     size, 0, l1_size, 2 * c, c, 1, 0, 0, 0, 0, 0, 4, 104)
+    l1 = array("Q", range((first_l2 << cb) | 1 << 63,
+                          ((first_l2 + l1_size) << cb) | 1 << 63, c))
+    if struct.pack("=H", 1) == b"\x01\x00":
+        l1.byteswap()
+    with open(path, "wb") as f:
+        f.write(h)
+        f.seek(2 * c)
+        f.write(l1.tobytes())
+        f.truncate((first_l2 + l1_size) * c)
+    return size
+
+
+def _vmdk_big_gd(path, tables):
+    """monolithicSparse VMDK with 1-sector grains and a grain directory of
+    32M entries (the most QEMU allows); with @tables, each entry points to
+    its own grain table, in a hole after the directory."""
+    from array import array
+    n = 32 << 20
+    gd_sectors = n * 4 // 512
+    h = bytearray(512)
+    struct.pack_into("<4sIIQQQQIQQQ", h, 0, b"KDMV", 1, 0, n * 512, 1, 0, 0,
+                     512, 0, 1, 1 + gd_sectors)
+    end = 1 + gd_sectors
+    with open(path, "wb") as f:
+        f.write(h)
+        if tables:
+            first = 1 + gd_sectors
+            gd = array("I", range(first, first + 4 * n, 4))
+            if struct.pack("=H", 1) != b"\x01\x00":
+                gd.byteswap()
+            f.write(gd.tobytes())
+            end = first + 4 * n
+        f.truncate(end * 512)
+    return n * 512 * 512
+
+
+def costly_cases(work):
+    """(description, path, build) triples; build(path) writes the image
+    and returns its virtual size."""
+    work = Path(work)
+    specs = [
+        ("c-l1-4m.qcow2", "qcow2, 4M L1 entries each with its own L2 table "
+         "in a hole (256 GiB sparse)", lambda p: _qcow2_many_l2(p, 4 << 20)),
+        ("c-l1-512k.qcow2", "qcow2, 512K L1 entries each with its own L2 "
+         "table in a hole (32 GiB sparse)",
+         lambda p: _qcow2_many_l2(p, 512 << 10)),
+        ("c-gd-32m.vmdk", "VMDK, grain directory of 32M empty entries",
+         lambda p: _vmdk_big_gd(p, False)),
+        ("c-gd-32m-gts.vmdk", "VMDK, grain directory of 32M entries each "
+         "with its own grain table in a hole (64 GiB sparse)",
+         lambda p: _vmdk_big_gd(p, True)),
+    ]
+    for name, desc, build in specs:
+        path = work / name
+        yield desc, path, build

@@ -147,6 +147,8 @@ struct img_src {
 	uint64_t allocated;	/* st_blocks * 512 */
 	bool is_blockdev;
 	dev_t rdev;		/* block devices only */
+	uint64_t hole_start;	/* last hole src_is_hole() found */
+	uint64_t hole_end;
 };
 
 /* Open @path read-only: a regular file or a block device. */
@@ -169,6 +171,15 @@ int src_read(const struct img_src *s, uint64_t off, void *buf, size_t len,
 void *src_read_table(const struct img_src *s, uint64_t off, uint64_t len,
 		     const char *field);
 
+/*
+ * Is [off, off + len) a hole of a regular file (SEEK_DATA finds no data
+ * in it), so that it reads as zeroes without reading it? False when not
+ * known: block devices, memory sources, file systems without SEEK_DATA.
+ * Lets a table walk skip tables that a sparse image leaves unwritten, so
+ * its work follows the data in the file, not the sizes the tables claim.
+ */
+bool src_is_hole(struct img_src *s, uint64_t off, uint64_t len);
+
 /* Print "cowbackup-ctl: FILE: FIELD: REASON"; returns -1. */
 int img_error(const struct img_src *s, const char *field, const char *fmt,
 	      ...) __attribute__((format(printf, 3, 4)));
@@ -190,6 +201,14 @@ struct region {
 	uint64_t index;		/* which one, for messages */
 };
 
+/*
+ * At most this many metadata regions (tables) per image: 64 MiB of
+ * bookkeeping. qcow2 L2 tables and refcount blocks and VMDK grain tables
+ * count one each, so this bounds what one image can make us remember and
+ * walk (2M L2 tables map 1 PiB with 64 KiB clusters, 4 TiB with 4 KiB).
+ */
+#define IMG_MAX_REGIONS		(2u << 20)
+
 struct region_set {
 	struct region *r;
 	size_t count;
@@ -205,6 +224,13 @@ struct region_set {
 int regions_add(struct region_set *set, const struct img_src *s,
 		uint64_t start, uint64_t len, const char *what,
 		uint64_t index);
+/*
+ * Make room for @extra more regions at once (one allocation, no doubling
+ * past the need), or fail with the limit's error line if the image would
+ * have more than IMG_MAX_REGIONS.
+ */
+int regions_reserve(struct region_set *set, const struct img_src *s,
+		    uint64_t extra, const char *what);
 /* Sort and report the first two overlapping regions; -1 if any. */
 int regions_check(struct region_set *set, const struct img_src *s);
 /* The region overlapping [start, start + len), or NULL. Needs check. */

@@ -127,7 +127,7 @@ static void human_vmdk(const struct vmdk *v)
 		printf("    compressed: %s\n",
 		       v->compress ? "true" : "false");
 		printf("    redundant grain directory: %s\n",
-		       v->rgd ? "true" : "false");
+		       v->has_rgd ? "true" : "false");
 		printf("    zeroed grains: %s\n",
 		       v->flags & VMDK_FLAG_ZERO_GRAIN ? "true" : "false");
 	}
@@ -268,7 +268,7 @@ static void json_vmdk(struct json *j, const struct image *img)
 	if (v->sparse) {
 		json_u64(j, "version", v->version);
 		json_bool(j, "compressed", v->compress != 0);
-		json_bool(j, "redundant-gd", v->rgd != NULL);
+		json_bool(j, "redundant-gd", v->has_rgd);
 		json_bool(j, "zeroed-grain", v->flags & VMDK_FLAG_ZERO_GRAIN);
 	}
 	json_array_begin(j, "extents");

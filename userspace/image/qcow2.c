@@ -14,6 +14,7 @@
 #include "image/qcow2.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -312,8 +313,7 @@ static int parse_backing_name(struct image *img, struct qcow2 *q,
 
 static int load_l1(struct image *img, struct qcow2 *q)
 {
-	uint64_t coverage, needed, bytes = (uint64_t)q->l1_size * 8;
-	uint8_t *raw;
+	uint64_t coverage, needed, tables = 0, bytes = (uint64_t)q->l1_size * 8;
 	uint32_t i;
 
 	if (bytes > QCOW2_MAX_L1_BYTES)
@@ -335,30 +335,34 @@ static int load_l1(struct image *img, struct qcow2 *q)
 	if (regions_add(&q->meta, &img->src, q->l1_table_offset, bytes,
 			"L1 table", 0))
 		return -1;
-	raw = src_read_table(&img->src, q->l1_table_offset, bytes, "L1 table");
-	if (!raw)
+	/* Converted in place: malloc'd memory is aligned for uint64_t. */
+	q->l1 = src_read_table(&img->src, q->l1_table_offset, bytes,
+			       "L1 table");
+	if (!q->l1)
 		return -1;
-	q->l1 = malloc(bytes);
-	if (!q->l1) {
-		free(raw);
-		return img_error(&img->src, "L1 table", "out of memory");
+	for (i = 0; i < q->l1_size; i++) {
+		q->l1[i] = get_be64(&q->l1[i]);
+		if ((q->l1[i] & QCOW2_L1_OFFSET_MASK) && (uint64_t)i < needed)
+			tables++;
 	}
-	for (i = 0; i < q->l1_size; i++)
-		q->l1[i] = get_be64(raw + (uint64_t)i * 8);
-	free(raw);
+	/* One allocation for all L2 tables, or the limit before any. */
+	if (regions_reserve(&q->meta, &img->src, tables, "L2 table"))
+		return -1;
 
 	for (i = 0; i < q->l1_size; i++) {
 		uint64_t e = q->l1[i], l2 = e & QCOW2_L1_OFFSET_MASK;
 		char field[48];
 
-		snprintf(field, sizeof(field), "L1 entry %" PRIu32, i);
-		if (e & QCOW2_L1_RESERVED)
+		if (e & QCOW2_L1_RESERVED) {
+			snprintf(field, sizeof(field), "L1 entry %" PRIu32, i);
 			return img_error(&img->src, field, "reserved bits set "
 					 "(0x%016" PRIx64 ")", e);
+		}
 		if (!l2)
 			continue;
 		if ((uint64_t)i >= needed)
 			continue;	/* beyond the disk: never read */
+		snprintf(field, sizeof(field), "L1 entry %" PRIu32, i);
 		if (check_table(img, q, field, l2, q->cluster_size))
 			return -1;
 		if (regions_add(&q->meta, &img->src, l2, q->cluster_size,
@@ -622,8 +626,28 @@ struct l2_walk {
 	struct qcow2 *q;
 	map_fn fn;
 	void *ctx;
+	uint32_t l1_index;	/* the entry being walked, for messages */
+	uint64_t l2_index;
 	char field[64];
 };
+
+/* An error in the entry being walked: "L2 entry J of L1 entry I: ...". */
+static int entry_error(struct l2_walk *w, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int entry_error(struct l2_walk *w, const char *fmt, ...)
+{
+	char reason[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	snprintf(w->field, sizeof(w->field),
+		 "L2 entry %" PRIu64 " of L1 entry %" PRIu32, w->l2_index,
+		 w->l1_index);
+	return img_error(&w->img->src, w->field, "%s", reason);
+}
 
 static int emit(struct l2_walk *w, uint64_t start, uint64_t len,
 		unsigned int flags, uint64_t offset)
@@ -648,19 +672,19 @@ static int check_data_offset(struct l2_walk *w, uint64_t host)
 	const struct region *r;
 
 	if (host & (w->q->cluster_size - 1))
-		return img_error(&w->img->src, w->field, "data offset %" PRIu64
-				 " is not cluster aligned", host);
+		return entry_error(w, "data offset %" PRIu64 " is not cluster "
+				   "aligned", host);
 	if (w->q->data_file)
 		return 0;	/* offsets refer to the external file */
 	if (host >= w->img->src.size)
-		return img_error(&w->img->src, w->field, "data offset %" PRIu64
-				 " is past the end of the file (%" PRIu64
-				 " bytes)", host, w->img->src.size);
+		return entry_error(w, "data offset %" PRIu64 " is past the end "
+				   "of the file (%" PRIu64 " bytes)", host,
+				   w->img->src.size);
 	r = regions_find(&w->q->meta, host, w->q->cluster_size);
 	if (r)
-		return img_error(&w->img->src, w->field, "data offset %" PRIu64
-				 " points into the %s at %" PRIu64, host,
-				 r->what, r->start);
+		return entry_error(w, "data offset %" PRIu64 " points into "
+				   "the %s at %" PRIu64, host, r->what,
+				   r->start);
 	return 0;
 }
 
@@ -672,22 +696,35 @@ static int walk_compressed(struct l2_walk *w, uint64_t e, uint64_t guest)
 	const struct region *r;
 
 	if (q->data_file)
-		return img_error(&w->img->src, w->field, "compressed cluster "
-				 "in an image with an external data file");
+		return entry_error(w, "compressed cluster in an image with "
+				   "an external data file");
 	if (e & QCOW2_OFLAG_COPIED)
-		return img_error(&w->img->src, w->field, "compressed cluster "
-				 "with the COPIED flag");
+		return entry_error(w, "compressed cluster with the COPIED "
+				   "flag");
 	if (host >= w->img->src.size)
-		return img_error(&w->img->src, w->field, "compressed data at %"
-				 PRIu64 " is past the end of the file", host);
+		return entry_error(w, "compressed data at %" PRIu64 " is past "
+				   "the end of the file", host);
 	r = regions_find(&q->meta, host, 1);
 	if (r)
-		return img_error(&w->img->src, w->field, "compressed data at %"
-				 PRIu64 " points into the %s at %" PRIu64,
-				 host, r->what, r->start);
+		return entry_error(w, "compressed data at %" PRIu64 " points "
+				   "into the %s at %" PRIu64, host, r->what,
+				   r->start);
 	return emit(w, guest, q->cluster_size,
 		    MAP_PRESENT | MAP_DATA | MAP_COMPRESSED | MAP_TOP,
 		    MAP_NO_OFFSET);
+}
+
+/*
+ * Does a (not compressed) L2 entry allocate its cluster? Host offset 0 is
+ * the header in the image file, so it means "unallocated" there. With an
+ * external data file, offset 0 is the data file's first cluster: every
+ * cluster there has refcount 1, so the COPIED flag tells the two apart.
+ */
+static bool cluster_allocated(const struct qcow2 *q, uint64_t e)
+{
+	if (e & QCOW2_L2_OFFSET_MASK)
+		return true;
+	return q->data_file && (e & QCOW2_OFLAG_COPIED);
 }
 
 static int walk_standard(struct l2_walk *w, uint64_t e, uint64_t guest)
@@ -696,18 +733,18 @@ static int walk_standard(struct l2_walk *w, uint64_t e, uint64_t guest)
 	uint64_t host = e & QCOW2_L2_OFFSET_MASK;
 
 	if (e & QCOW2_L2_RESERVED)
-		return img_error(&w->img->src, w->field, "reserved bits set "
-				 "(0x%016" PRIx64 ")", e);
+		return entry_error(w, "reserved bits set (0x%016" PRIx64 ")",
+				   e);
 	if ((e & QCOW2_OFLAG_ZERO) && q->version < 3)
-		return img_error(&w->img->src, w->field, "zero flag in a "
-				 "version 2 image");
+		return entry_error(w, "zero flag in a version 2 image");
 	if (host && check_data_offset(w, host))
 		return -1;
+	/* Zero flag with offset 0 is a plain zero cluster, data file or not. */
 	if (e & QCOW2_OFLAG_ZERO)
 		return emit(w, guest, q->cluster_size,
 			    MAP_PRESENT | MAP_ZERO | MAP_TOP,
 			    host ? host : MAP_NO_OFFSET);
-	if (host)
+	if (cluster_allocated(q, e))
 		return emit(w, guest, q->cluster_size,
 			    MAP_PRESENT | MAP_DATA | MAP_TOP, host);
 	return emit(w, guest, q->cluster_size, 0, MAP_NO_OFFSET);
@@ -720,25 +757,25 @@ static int walk_extended(struct l2_walk *w, uint64_t e, uint64_t bitmap,
 	struct qcow2 *q = w->q;
 	uint64_t host = e & QCOW2_L2_OFFSET_MASK;
 	uint32_t alloc = (uint32_t)bitmap, zero = (uint32_t)(bitmap >> 32);
+	bool allocated = cluster_allocated(q, e);
 	unsigned int i;
 	int ret;
 
 	if (e & (QCOW2_L2_RESERVED | QCOW2_OFLAG_ZERO))
-		return img_error(&w->img->src, w->field, "reserved bits set "
-				 "(0x%016" PRIx64 ")", e);
+		return entry_error(w, "reserved bits set (0x%016" PRIx64 ")",
+				   e);
 	if (alloc & zero)
-		return img_error(&w->img->src, w->field, "subcluster both "
-				 "allocated and zero (bitmap 0x%016" PRIx64 ")",
-				 bitmap);
-	if (!host && alloc)
-		return img_error(&w->img->src, w->field, "allocated "
-				 "subclusters in an unallocated cluster");
-	if (host && check_data_offset(w, host))
+		return entry_error(w, "subcluster both allocated and zero "
+				   "(bitmap 0x%016" PRIx64 ")", bitmap);
+	if (!allocated && alloc)
+		return entry_error(w, "allocated subclusters in an "
+				   "unallocated cluster");
+	if (allocated && check_data_offset(w, host))
 		return -1;
 	for (i = 0; i < 32; i++) {
 		uint64_t start = guest + i * q->subcluster_size;
-		uint64_t off = host ? host + i * q->subcluster_size :
-				      MAP_NO_OFFSET;
+		uint64_t off = allocated ? host + i * q->subcluster_size :
+					   MAP_NO_OFFSET;
 		unsigned int flags = 0;
 
 		if (alloc & (1u << i))
@@ -752,12 +789,20 @@ static int walk_extended(struct l2_walk *w, uint64_t e, uint64_t bitmap,
 	return 0;
 }
 
+/* Entries that are all zero: unallocated, no bitmap; merged into runs. */
+static bool entry_empty(const struct qcow2 *q, const uint8_t *p)
+{
+	return !get_be64(p) && (!q->extended_l2 || !get_be64(p + 8));
+}
+
 static int walk_l2(struct l2_walk *w, uint32_t l1_index, const uint8_t *l2)
 {
 	struct qcow2 *q = w->q;
 	uint64_t j, base = (uint64_t)l1_index * q->l2_entries;
+	uint64_t run_start = 0, run_len = 0;
 	int ret;
 
+	w->l1_index = l1_index;
 	for (j = 0; j < q->l2_entries; j++) {
 		uint64_t guest = (base + j) << q->cluster_bits;
 		const uint8_t *p = l2 + j * q->l2_entry_bytes;
@@ -765,14 +810,23 @@ static int walk_l2(struct l2_walk *w, uint32_t l1_index, const uint8_t *l2)
 
 		if (guest >= q->size)
 			break;
-		snprintf(w->field, sizeof(w->field),
-			 "L2 entry %" PRIu64 " of L1 entry %" PRIu32, j,
-			 l1_index);
+		if (entry_empty(q, p)) {
+			if (!run_len)
+				run_start = guest;
+			run_len += q->cluster_size;
+			continue;
+		}
+		if (run_len) {
+			ret = emit(w, run_start, run_len, 0, MAP_NO_OFFSET);
+			if (ret)
+				return ret;
+			run_len = 0;
+		}
+		w->l2_index = j;
 		if (e & QCOW2_OFLAG_COMPRESSED) {
 			if (q->extended_l2 && get_be64(p + 8))
-				return img_error(&w->img->src, w->field,
-						 "compressed cluster with a "
-						 "subcluster bitmap");
+				return entry_error(w, "compressed cluster "
+						   "with a subcluster bitmap");
 			ret = walk_compressed(w, e, guest);
 		} else if (q->extended_l2) {
 			ret = walk_extended(w, e, get_be64(p + 8), guest);
@@ -782,9 +836,15 @@ static int walk_l2(struct l2_walk *w, uint32_t l1_index, const uint8_t *l2)
 		if (ret)
 			return ret;
 	}
-	return 0;
+	return run_len ? emit(w, run_start, run_len, 0, MAP_NO_OFFSET) : 0;
 }
 
+/*
+ * One L2 table at a time, in L1 order: memory is one cluster whatever the
+ * L1 says. An L2 table in a hole of the image file reads as zeroes (all
+ * unallocated), so it is not read at all; with the table count bounded by
+ * IMG_MAX_REGIONS, the work follows the data in the file.
+ */
 int qcow2_map(struct image *img, map_fn fn, void *ctx)
 {
 	struct qcow2 *q = img->qcow2;
@@ -802,7 +862,7 @@ int qcow2_map(struct image *img, map_fn fn, void *ctx)
 	for (i = 0; i < q->l1_size && (uint64_t)i * coverage < q->size; i++) {
 		uint64_t off = q->l1[i] & QCOW2_L1_OFFSET_MASK;
 
-		if (!off) {
+		if (!off || src_is_hole(&img->src, off, q->cluster_size)) {
 			ret = emit(&w, (uint64_t)i * coverage, coverage, 0,
 				   MAP_NO_OFFSET);
 		} else {

@@ -130,6 +130,26 @@ int src_read(const struct img_src *s, uint64_t off, void *buf, size_t len,
 	return 0;
 }
 
+bool src_is_hole(struct img_src *s, uint64_t off, uint64_t len)
+{
+	off_t data;
+
+	if (s->fd < 0 || s->is_blockdev || !len ||
+	    !range_inside(off, len, s->size))
+		return false;
+	/* Tables are walked mostly in file order: one lseek per hole. */
+	if (off >= s->hole_start && off + len <= s->hole_end)
+		return true;
+	data = lseek(s->fd, (off_t)off, SEEK_DATA);
+	if (data < 0 && errno == ENXIO)
+		data = (off_t)s->size;	/* no data from @off to the end */
+	if (data < 0 || (uint64_t)data < off + len)
+		return false;
+	s->hole_start = off;
+	s->hole_end = (uint64_t)data;
+	return true;
+}
+
 void *src_read_table(const struct img_src *s, uint64_t off, uint64_t len,
 		     const char *field)
 {

@@ -10,6 +10,34 @@
 #include <inttypes.h>
 #include <stdlib.h>
 
+static int too_many(const struct img_src *s, const char *what)
+{
+	return img_error(s, what, "more than %u metadata tables in one image "
+			 "(the limit of cowbackup-ctl)", IMG_MAX_REGIONS);
+}
+
+static int grow(struct region_set *set, const struct img_src *s,
+		size_t cap, const char *what)
+{
+	struct region *r = realloc(set->r, cap * sizeof(*r));
+
+	if (!r)
+		return img_error(s, what, "out of memory");
+	set->r = r;
+	set->cap = cap;
+	return 0;
+}
+
+int regions_reserve(struct region_set *set, const struct img_src *s,
+		    uint64_t extra, const char *what)
+{
+	if (extra > IMG_MAX_REGIONS - set->count)
+		return too_many(s, what);
+	if (set->count + extra <= set->cap)
+		return 0;
+	return grow(set, s, set->count + (size_t)extra, what);
+}
+
 int regions_add(struct region_set *set, const struct img_src *s,
 		uint64_t start, uint64_t len, const char *what, uint64_t index)
 {
@@ -25,15 +53,13 @@ int regions_add(struct region_set *set, const struct img_src *s,
 		return img_error(s, what, "%s %" PRIu64 " at offset %" PRIu64
 				 " overlaps other metadata (tables add up to "
 				 "more than the file)", what, index, start);
-	if (set->count == set->cap) {
-		size_t cap = set->cap ? set->cap * 2 : 16;
-		struct region *r = realloc(set->r, cap * sizeof(*r));
-
-		if (!r)
-			return img_error(s, what, "out of memory");
-		set->r = r;
-		set->cap = cap;
-	}
+	if (set->count == IMG_MAX_REGIONS)
+		return too_many(s, what);
+	if (set->count == set->cap &&
+	    grow(set, s, set->cap ? (set->cap * 2 < IMG_MAX_REGIONS ?
+				     set->cap * 2 : IMG_MAX_REGIONS) : 16,
+		 what))
+		return -1;
 	set->r[set->count++] = (struct region){ start, len, what, index };
 	set->total += len;
 	set->sorted = false;

@@ -139,18 +139,38 @@ static int load_descriptor(struct image *img, struct vmdk *v)
 	return ret;
 }
 
-/* Read one grain directory and record its grain tables as metadata. */
+/* Bytes of one grain table: tables are addressed in sectors. */
+static uint64_t gt_bytes(const struct vmdk *v)
+{
+	return ((uint64_t)v->gtes_per_gt * 4 + VMDK_SECTOR - 1) &
+	       ~(uint64_t)(VMDK_SECTOR - 1);
+}
+
+/*
+ * Read entries [first, first + n) of the grain directory at byte @gd into
+ * @buf (host order). Directories are read a chunk at a time, never whole:
+ * one may have 32M entries.
+ */
+static int read_gd_chunk(const struct img_src *s, uint64_t gd, uint64_t first,
+			 size_t n, uint32_t *buf, const char *what)
+{
+	size_t i;
+
+	if (src_read(s, gd + first * 4, buf, n * 4, what))
+		return -1;
+	for (i = 0; i < n; i++)
+		buf[i] = get_le32(&buf[i]);
+	return 0;
+}
+
+/* Check one grain directory and record it and its grain tables. */
 static int load_gd(struct image *img, struct vmdk *v, uint64_t sector,
-		   const char *what, const char *gt_what, uint32_t **out)
+		   const char *what, const char *gt_what)
 {
 	const struct img_src *s = &img->src;
-	uint64_t off, bytes = v->gd_entries * 4, gt_bytes, i;
-	uint8_t *raw;
-	uint32_t *gd;
+	uint64_t off, bytes = v->gd_entries * 4, first;
+	uint32_t chunk[VMDK_GD_CHUNK];
 
-	/* Tables are addressed in sectors: each takes whole sectors. */
-	gt_bytes = ((uint64_t)v->gtes_per_gt * 4 + VMDK_SECTOR - 1) &
-		   ~(uint64_t)(VMDK_SECTOR - 1);
 	if (sector > UINT64_MAX / VMDK_SECTOR)
 		return img_error(s, what, "offset out of range");
 	off = sector * VMDK_SECTOR;
@@ -162,29 +182,27 @@ static int load_gd(struct image *img, struct vmdk *v, uint64_t sector,
 			(bytes + VMDK_SECTOR - 1) & ~(uint64_t)(VMDK_SECTOR - 1),
 			what, 0))
 		return -1;
-	raw = src_read_table(s, off, bytes, what);
-	if (!raw)
-		return -1;
-	gd = malloc(bytes ? bytes : 1);
-	if (!gd) {
-		free(raw);
-		return img_error(s, what, "out of memory");
-	}
-	for (i = 0; i < v->gd_entries; i++)
-		gd[i] = get_le32(raw + i * 4);
-	free(raw);
-	*out = gd;
-	for (i = 0; i < v->gd_entries; i++) {
-		uint64_t gt = (uint64_t)gd[i] * VMDK_SECTOR;
+	for (first = 0; first < v->gd_entries; first += VMDK_GD_CHUNK) {
+		size_t n = v->gd_entries - first < VMDK_GD_CHUNK ?
+			   (size_t)(v->gd_entries - first) : VMDK_GD_CHUNK;
+		size_t i;
 
-		if (!gd[i])
-			continue;
-		if (!range_inside(gt, gt_bytes, s->size))
-			return img_error(s, gt_what, "grain table %" PRIu64
-					 " at offset %" PRIu64 " is past the "
-					 "end of the file", i, gt);
-		if (regions_add(&v->meta, s, gt, gt_bytes, gt_what, i))
+		if (read_gd_chunk(s, off, first, n, chunk, what))
 			return -1;
+		for (i = 0; i < n; i++) {
+			uint64_t gt = (uint64_t)chunk[i] * VMDK_SECTOR;
+
+			if (!chunk[i])
+				continue;
+			if (!range_inside(gt, gt_bytes(v), s->size))
+				return img_error(s, gt_what, "grain table %"
+						 PRIu64 " at offset %" PRIu64
+						 " is past the end of the file",
+						 first + i, gt);
+			if (regions_add(&v->meta, s, gt, gt_bytes(v), gt_what,
+					first + i))
+				return -1;
+		}
 	}
 	return 0;
 }
@@ -213,12 +231,12 @@ static int open_sparse(struct image *img, struct vmdk *v)
 	}
 	if (check_header(img, v, h) || load_descriptor(img, v))
 		return -1;
-	if (load_gd(img, v, v->gd_offset, "grain directory", "grain table",
-		    &v->gd))
+	if (load_gd(img, v, v->gd_offset, "grain directory", "grain table"))
 		return -1;
-	if ((v->flags & VMDK_FLAG_RGD) && v->rgd_offset &&
+	v->has_rgd = (v->flags & VMDK_FLAG_RGD) && v->rgd_offset;
+	if (v->has_rgd &&
 	    load_gd(img, v, v->rgd_offset, "redundant grain directory",
-		    "redundant grain table", &v->rgd))
+		    "redundant grain table"))
 		return -1;
 	if (regions_check(&v->meta, s))
 		return -1;
@@ -288,8 +306,6 @@ void vmdk_close(struct image *img)
 
 	if (!v)
 		return;
-	free(v->gd);
-	free(v->rgd);
 	vmdk_desc_free(&v->desc);
 	regions_free(&v->meta);
 	free(v);
@@ -299,18 +315,47 @@ void vmdk_close(struct image *img)
 /*------------------------------------------------------------------------*/
 /* Map walk */
 
-static int emit(struct image *img, map_fn fn, void *ctx, uint64_t start,
-		uint64_t len, unsigned int flags, uint64_t offset)
+/*
+ * The walk in guest order. Unallocated grains, empty grain tables and
+ * tables in a hole of the file are merged into one pending run, so the
+ * work follows what is allocated, not the size of the directory.
+ */
+struct gd_walk {
+	struct image *img;
+	map_fn fn;
+	void *ctx;
+	uint64_t run_start;	/* pending unallocated run */
+	uint64_t run_len;
+};
+
+static int emit(struct gd_walk *w, uint64_t start, uint64_t len,
+		unsigned int flags, uint64_t offset)
 {
 	struct map_extent e = {
 		.start = start, .length = len, .offset = offset, .flags = flags,
 	};
+	uint64_t size = w->img->virtual_size;
 
-	if (start >= img->virtual_size)
+	if (start >= size)
 		return 0;
-	if (len > img->virtual_size - start)
-		e.length = img->virtual_size - start;
-	return fn(ctx, &e);
+	if (len > size - start)
+		e.length = size - start;
+	return w->fn(w->ctx, &e);
+}
+
+static void unallocated(struct gd_walk *w, uint64_t start, uint64_t len)
+{
+	if (!w->run_len)
+		w->run_start = start;
+	w->run_len += len;
+}
+
+static int flush(struct gd_walk *w)
+{
+	uint64_t len = w->run_len;
+
+	w->run_len = 0;
+	return len ? emit(w, w->run_start, len, 0, MAP_NO_OFFSET) : 0;
 }
 
 /*
@@ -339,9 +384,10 @@ static int check_grain_marker(struct image *img, const char *field,
 	return 0;
 }
 
-static int walk_grain(struct image *img, uint64_t gt, uint64_t j,
-		      uint32_t gte, uint64_t guest, map_fn fn, void *ctx)
+static int walk_grain(struct gd_walk *w, uint64_t gt, uint64_t j,
+		      uint32_t gte, uint64_t guest)
 {
+	struct image *img = w->img;
 	struct vmdk *v = img->vmdk;
 	uint64_t grain = v->grain_sectors * VMDK_SECTOR;
 	uint64_t host = (uint64_t)gte * VMDK_SECTOR;
@@ -349,11 +395,15 @@ static int walk_grain(struct image *img, uint64_t gt, uint64_t j,
 	const struct region *r;
 	char field[64];
 
-	if (!gte)
-		return emit(img, fn, ctx, guest, grain, 0, MAP_NO_OFFSET);
+	if (!gte) {
+		unallocated(w, guest, grain);
+		return 0;
+	}
+	if (flush(w))
+		return -1;
 	if (gte == VMDK_GTE_ZERO && (v->flags & VMDK_FLAG_ZERO_GRAIN))
-		return emit(img, fn, ctx, guest, grain,
-			    MAP_PRESENT | MAP_ZERO | MAP_TOP, MAP_NO_OFFSET);
+		return emit(w, guest, grain, MAP_PRESENT | MAP_ZERO | MAP_TOP,
+			    MAP_NO_OFFSET);
 	snprintf(field, sizeof(field), "grain table %" PRIu64 " entry %"
 		 PRIu64, gt, j);
 	if (host >= img->src.size)
@@ -372,18 +422,43 @@ static int walk_grain(struct image *img, uint64_t gt, uint64_t j,
 	    check_grain_marker(img, field, host, guest))
 		return -1;
 	if (compressed)
-		return emit(img, fn, ctx, guest, grain,
+		return emit(w, guest, grain,
 			    MAP_PRESENT | MAP_DATA | MAP_COMPRESSED | MAP_TOP,
 			    MAP_NO_OFFSET);
-	return emit(img, fn, ctx, guest, grain,
-		    MAP_PRESENT | MAP_DATA | MAP_TOP, host);
+	return emit(w, guest, grain, MAP_PRESENT | MAP_DATA | MAP_TOP, host);
+}
+
+/* Grain table @i (at sector @sector), mapping from guest byte @base. */
+static int walk_gt(struct gd_walk *w, uint64_t i, uint32_t sector,
+		   uint64_t base, uint8_t *gt)
+{
+	struct image *img = w->img;
+	struct vmdk *v = img->vmdk;
+	uint64_t grain = v->grain_sectors * VMDK_SECTOR;
+	uint64_t off = (uint64_t)sector * VMDK_SECTOR, j;
+	char field[48];
+	int ret = 0;
+
+	if (!sector || src_is_hole(&img->src, off, gt_bytes(v))) {
+		unallocated(w, base, grain * v->gtes_per_gt);
+		return 0;
+	}
+	snprintf(field, sizeof(field), "grain table %" PRIu64, i);
+	if (src_read(&img->src, off, gt, (size_t)v->gtes_per_gt * 4, field))
+		return -1;
+	for (j = 0; j < v->gtes_per_gt && !ret; j++)
+		ret = walk_grain(w, i, j, get_le32(gt + j * 4),
+				 base + j * grain);
+	return ret;
 }
 
 int vmdk_map(struct image *img, map_fn fn, void *ctx)
 {
 	struct vmdk *v = img->vmdk;
-	uint64_t grain = v->grain_sectors * VMDK_SECTOR;
-	uint64_t span = grain * v->gtes_per_gt, i, j;
+	struct gd_walk w = { .img = img, .fn = fn, .ctx = ctx };
+	uint64_t span = v->grain_sectors * VMDK_SECTOR * v->gtes_per_gt;
+	uint64_t first, gd = v->gd_offset * VMDK_SECTOR;
+	uint32_t chunk[VMDK_GD_CHUNK];
 	uint8_t *gt;
 	int ret = 0;
 
@@ -394,21 +469,20 @@ int vmdk_map(struct image *img, map_fn fn, void *ctx)
 	gt = malloc((size_t)v->gtes_per_gt * 4);
 	if (!gt)
 		return img_error(&img->src, "grain table", "out of memory");
-	for (i = 0; i < v->gd_entries && !ret; i++) {
-		uint64_t base = i * span;
-		char field[48];
+	for (first = 0; first < v->gd_entries && !ret;
+	     first += VMDK_GD_CHUNK) {
+		size_t n = v->gd_entries - first < VMDK_GD_CHUNK ?
+			   (size_t)(v->gd_entries - first) : VMDK_GD_CHUNK;
+		size_t i;
 
-		if (!v->gd[i]) {
-			ret = emit(img, fn, ctx, base, span, 0, MAP_NO_OFFSET);
-			continue;
-		}
-		snprintf(field, sizeof(field), "grain table %" PRIu64, i);
-		ret = src_read(&img->src, (uint64_t)v->gd[i] * VMDK_SECTOR, gt,
-			       (size_t)v->gtes_per_gt * 4, field);
-		for (j = 0; j < v->gtes_per_gt && !ret; j++)
-			ret = walk_grain(img, i, j, get_le32(gt + j * 4),
-					 base + j * grain, fn, ctx);
+		ret = read_gd_chunk(&img->src, gd, first, n, chunk,
+				    "grain directory");
+		for (i = 0; i < n && !ret; i++)
+			ret = walk_gt(&w, first + i, chunk[i],
+				      (first + i) * span, gt);
 	}
+	if (!ret)
+		ret = flush(&w);
 	free(gt);
 	return ret;
 }

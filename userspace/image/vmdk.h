@@ -54,6 +54,7 @@
 #define VMDK_MAX_GTES		512
 #define VMDK_MAX_GRAIN_SECTORS	0x200000ULL	/* 1 GiB */
 #define VMDK_MAX_GD_ENTRIES	(32u << 20)
+#define VMDK_GD_CHUNK		4096	/* entries read at a time (16 KiB) */
 #define VMDK_MAX_CAPACITY	(1ULL << 54)	/* sectors: 8 EiB in bytes */
 #define VMDK_MAX_LINE		8192
 #define VMDK_MAX_EXTENTS	256
@@ -98,9 +99,8 @@ struct vmdk {
 	bool unclean;
 	uint16_t compress;
 
-	uint64_t gd_entries;
-	uint32_t *gd;		/* host order */
-	uint32_t *rgd;		/* NULL without a redundant GD */
+	uint64_t gd_entries;	/* directories are read in chunks, not kept */
+	bool has_rgd;		/* a redundant grain directory was checked */
 	struct vmdk_desc desc;
 	struct region_set meta;
 };
