@@ -48,6 +48,7 @@
 #include "job.h"
 #include "marker.h"
 #include "nbd_export.h"
+#include "nbd_target.h"
 #include "newuuid.h"
 #include "recover.h"
 #include "safety.h"
@@ -733,7 +734,7 @@ out:
 
 int job_finish(const char *arg, bool force, bool new_uuid)
 {
-	bool left_linear = false, uuid_ok = true;
+	bool left_linear = false, all_ok = true;
 	struct stat st;
 	struct critical crit;
 	struct job job;
@@ -744,6 +745,7 @@ int job_finish(const char *arg, bool force, bool new_uuid)
 		return EXIT_FAIL;
 	if (job_find(arg, &job)) {
 		marker_cleanup(arg);	/* left by a recovered job */
+		nbd_target_release(arg);
 		return EXIT_FAIL;
 	}
 	if (!job_state_final(job.st.state)) {
@@ -780,15 +782,17 @@ int job_finish(const char *arg, bool force, bool new_uuid)
 		if (strcmp(job.st.state, COWBACKUP_STATE_COMPLETED)) {
 			err_msg("%s: --new-uuid: the backup is %s, not complete: %s keeps its marker",
 				job.name, job.st.state, job.target_path);
-			uuid_ok = false;
+			all_ok = false;
 		} else if (target_new_uuid(job.target_path)) {
-			uuid_ok = false;
+			all_ok = false;
 		}
 	}
 	dm_udev_unhide(job.name);
 	/* With its own UUID the backup may have udev's links now. */
-	if (new_uuid && uuid_ok && !stat(job.target_path, &st))
+	if (new_uuid && all_ok && !stat(job.target_path, &st))
 		dm_udev_announce(major(st.st_rdev), minor(st.st_rdev));
+	if (nbd_target_release(job.name))
+		all_ok = false;	/* said why */
 
 	if (job.kind == JOB_IN_PLACE)
 		printf("%s: job finished (%s), original table restored\n",
@@ -799,5 +803,5 @@ int job_finish(const char *arg, bool force, bool new_uuid)
 	else
 		printf("%s: job finished (%s), device removed\n", job.name,
 		       job.st.state);
-	return uuid_ok ? EXIT_OK : EXIT_FAIL;
+	return all_ok ? EXIT_OK : EXIT_FAIL;
 }

@@ -19,6 +19,7 @@
 #include "json.h"
 #include "marker.h"
 #include "nbd_export.h"
+#include "nbd_target.h"
 #include "progress.h"
 #include "recover.h"
 #include "image/topmap.h"
@@ -260,6 +261,50 @@ static const char start_help[] =
 	"      --export-tls DIR       x509 credentials for the export (TLS only)\n"
 	"  -h, --help                 this help\n";
 
+/*
+ * TARGET as given: a device, or an NBD URI (push mode), checked here so
+ * that a bad one is a usage error before anything is set up.
+ */
+static int target_arg(const char *cmd, const char *arg, struct nbd_uri *u,
+		      bool *is_nbd)
+{
+	char why[160];
+
+	*is_nbd = nbd_target_is_uri(arg);
+	if (*is_nbd && nbd_uri_parse(arg, u, why, sizeof(why)))
+		return usage_error(cmd, "%s: %s", arg, why);
+	return 0;
+}
+
+/*
+ * job_start() onto @target; an NBD target is connected first, recorded
+ * for the job on success and disconnected again on failure.
+ */
+static int start_on(const char *source, const char *target,
+		    const struct nbd_uri *u, bool is_nbd,
+		    const struct start_request *req, char *job)
+{
+	char dev[64], text[PATH_MAX + 300];
+	int r;
+
+	if (!is_nbd)
+		return job_start(source, target, req, job);
+	nbd_uri_format(u, text, sizeof(text));
+	if (nbd_target_connect(u, dev, sizeof(dev)))
+		return EXIT_FAIL;
+	printf("%s: connected as %s\n", text, dev);
+	r = job_start(source, dev, req, job);
+	if (r) {
+		nbd_target_disconnect(dev);
+		return r;
+	}
+	if (nbd_target_record(job, dev, text)) {
+		err_msg("%s: cannot record the NBD target in %s; 'finish' will not disconnect %s",
+			job, NBD_TARGET_DIR, dev);
+	}
+	return 0;
+}
+
 /* Serve a new job's view over NBD; if that fails, undo the start. */
 static int start_export(const char *name, const struct nbd_uri *uri,
 			const char *tls)
@@ -297,8 +342,9 @@ int cmd_start(int argc, char **argv)
 	const char *export = NULL, *tls = NULL;
 	struct cluster_extent *ranges;
 	char job[DMNAME_MAX], why[160];
-	struct nbd_uri uri;
+	struct nbd_uri uri, turi;
 	struct stat st;
+	bool to_nbd;
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "s:c:fh", opts, NULL)) != -1) {
@@ -329,11 +375,15 @@ int cmd_start(int argc, char **argv)
 	if (tls && (stat(tls, &st) || !S_ISDIR(st.st_mode)))
 		return usage_error("start", "--export-tls %s: not a directory",
 				   tls);
+	r = target_arg("start", argv[optind + 1], &turi, &to_nbd);
+	if (r)
+		return r;
 	r = load_top_map("start", argv[optind], &a, &ranges);
 	if (r)
 		return r;
 	setup();
-	r = job_start(argv[optind], argv[optind + 1], &a.req, job);
+	r = start_on(argv[optind], argv[optind + 1], &turi, to_nbd, &a.req,
+		     job);
 	free(ranges);
 	if (r || !export)
 		return r;
@@ -707,6 +757,7 @@ static int backup_detached(const struct job *job, const char *target)
 		err_msg("%s: could not remove the job's devices; run 'cowbackup-ctl recover'",
 			job->name);
 	marker_cleanup(job->name);
+	nbd_target_release(job->name);
 	err_msg("%s: backup failed; %s holds an incomplete backup", job->name,
 		target);
 	return EXIT_FAIL;
@@ -726,7 +777,8 @@ int cmd_backup(int argc, char **argv)
 	char name[DMNAME_MAX], size[64], target[PATH_MAX];
 	struct cluster_extent *ranges;
 	struct job job, left;
-	bool new_uuid = false;
+	bool new_uuid = false, to_nbd;
+	struct nbd_uri turi;
 	struct progress p;
 	int c, r;
 
@@ -752,13 +804,17 @@ int cmd_backup(int argc, char **argv)
 		return usage_error("backup", "need SOURCE and TARGET");
 	if (!strcmp(a.req.sync, COWBACKUP_SYNC_NONE))
 		return usage_error("backup", "--sync none never completes on its own; use 'start --sync none --snapshot', read the view, then 'cancel' and 'finish'");
+	r = target_arg("backup", argv[optind + 1], &turi, &to_nbd);
+	if (r)
+		return r;
 	r = load_top_map("backup", argv[optind], &a, &ranges);
 	if (r)
 		return r;
 
 	catch_stop_signals();
 	setup();
-	r = job_start(argv[optind], argv[optind + 1], &a.req, name);
+	r = start_on(argv[optind], argv[optind + 1], &turi, to_nbd, &a.req,
+		     name);
 	free(ranges);
 	if (r)
 		return r;
@@ -766,7 +822,10 @@ int cmd_backup(int argc, char **argv)
 		err_msg("%s: the job vanished", name);
 		return EXIT_FAIL;
 	}
-	snprintf(target, sizeof(target), "%s", job.target_path);
+	if (to_nbd)
+		nbd_uri_format(&turi, target, sizeof(target));
+	else
+		snprintf(target, sizeof(target), "%s", job.target_path);
 	progress_init(&p, stdout, a.interval, a.quiet);
 	if (progress_watch(name, &p, &stop_requested, &job))
 		return EXIT_FAIL;
@@ -937,6 +996,7 @@ int cmd_finish(int argc, char **argv)
 		if (job_recover(false, false, job.name) < 0)
 			return EXIT_FAIL;
 		marker_cleanup(job.name);
+		nbd_target_release(job.name);
 		/* Devices cleaned up, but the backup failed: exit 1. */
 		err_msg("%s: job finished, but the backup failed: the job was detached; %s holds an incomplete backup and stays marked so",
 			job.name, job.target_path);
@@ -976,6 +1036,11 @@ int cmd_recover(int argc, char **argv)
 	r += m;
 	/* NBD servers of views that are gone (a killed finish). */
 	m = nbd_export_cleanup_orphans(dry_run);
+	if (m < 0)
+		return EXIT_FAIL;
+	r += m;
+	/* NBD targets of jobs that are gone. */
+	m = nbd_target_cleanup_orphans(dry_run);
 	if (m < 0)
 		return EXIT_FAIL;
 	r += m;
