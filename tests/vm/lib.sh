@@ -205,6 +205,29 @@ wait_state() {
 	done
 }
 
+# start_writer PATH: rewrite PATH in a loop, in a process group of its own
+# whose id is left in WRITER_PID: files PATH/f0..f7 (64 KiB x 16, fsync)
+# when PATH is a directory, else random 64 KiB pieces of the block device
+# PATH (O_DIRECT). `kill -STOP -- -$WRITER_PID` holds it still.
+start_writer() {
+	WRITER_PATH=$1 setsid bash -c '
+		if [ -d "$WRITER_PATH" ]; then
+			i=0
+			while :; do
+				dd if=/dev/urandom of="$WRITER_PATH/f$((i % 8))" \
+					bs=64K count=16 conv=notrunc,fsync status=none
+				i=$((i + 1))
+			done
+		fi
+		n=$(( $(blockdev --getsize64 "$WRITER_PATH") / 65536 ))
+		while :; do
+			dd if=/dev/urandom of="$WRITER_PATH" bs=64K count=1 \
+				seek=$(((RANDOM * 32768 + RANDOM) % n)) \
+				oflag=direct conv=notrunc status=none
+		done' &
+	WRITER_PID=$!
+}
+
 # cleanup_dm: remove every dm device (for traps; ignores errors).
 cleanup_dm() {
 	dmsetup remove_all --force >/dev/null 2>&1

@@ -2,19 +2,21 @@
 # Pull mode (issue 15): `start --snapshot --export nbd://127.0.0.1:PORT/pit`
 # serves the point-in-time view read-only through qemu-nbd. A "backup
 # server" (here: qemu-img on the loopback) reads it with stock tools while
-# the mounted LV is written to, and gets exactly the point in time. finish
-# stops the server. Bad URIs and a port already taken give one clear line
-# and leave nothing set up.
+# the LV is written to, and gets exactly the point in time, byte for byte
+# (a raw LV: a mounted filesystem's superblock changes when the start
+# freezes it, so no copy taken before the start would match; ctl-nbd-push
+# backs up a mounted one). finish stops the server. Bad URIs and a port
+# already taken give one clear line and leave nothing set up.
 # disks: 2
 # disk-size: 128M
 # timeout: 420
 . "$(dirname "$0")/../lib.sh"
 
 read -r -a D <<<"$COWBACKUP_DISKS"
-MNT=/tmp/cb-pull X=/tmp/cb-pullx
+X=/tmp/cb-pullx
 PORT=10809 URI=nbd://127.0.0.1:10809/pit
-trap 'kill -CONT -- -$WPID 2>/dev/null; kill -- -$WPID 2>/dev/null; fsfreeze -u $MNT 2>/dev/null;
-	umount $MNT 2>/dev/null; "$CTL" finish --force vg0-data >/dev/null 2>&1;
+trap 'kill -CONT -- -$WRITER_PID 2>/dev/null; kill -- -$WRITER_PID 2>/dev/null;
+	"$CTL" finish --force vg0-data >/dev/null 2>&1;
 	"$CTL" recover >/dev/null 2>&1; pkill -x qemu-nbd; cleanup_dm' EXIT
 
 ip link set lo up || bail "no loopback"
@@ -23,27 +25,11 @@ pvcreate -q "${D[0]}" "${D[1]}" >/dev/null && vgcreate -q vg0 "${D[0]}" "${D[1]}
 	lvcreate -q -y -L 48M -n bak vg0 "${D[1]}" >/dev/null &&
 	lvcreate -q -y -L 8M -n data2 vg0 "${D[0]}" >/dev/null &&
 	lvcreate -q -y -L 8M -n bak2 vg0 "${D[1]}" >/dev/null || bail "cannot create LVs"
-mkfs.ext4 -q -E lazy_itable_init=0,lazy_journal_init=0 /dev/vg0/data || bail "mkfs failed"
-mkdir -p $MNT $X
-mount /dev/vg0/data $MNT || bail "cannot mount"
-for i in 0 1 2 3 4 5 6 7; do
-	dd if=/dev/urandom of=$MNT/f$i bs=1M count=3 status=none
-done
-sync
-
-# A writer that rewrites the files while the backup server reads.
-writer() {
-	local i=0
-	while :; do
-		dd if=/dev/urandom of="$MNT/f$((i % 8))" bs=64K count=16 \
-			conv=notrunc,fsync status=none
-		i=$((i + 1))
-	done
-}
-export -f writer
-export MNT
-setsid bash -c writer &
-WPID=$!
+mkdir -p $X
+dd if=/dev/urandom of=/dev/vg0/data bs=1M count=48 oflag=direct status=none ||
+	bail "cannot fill vg0/data"
+# A writer of random 64 KiB pieces while the backup server reads (lib.sh).
+start_writer /dev/vg0/data
 sleep 1
 
 # Refusals before anything is set up: one line each, exit 2.
@@ -60,16 +46,13 @@ for bad in nbd://127.0.0.1 "nbd://127.0.0.1:99999/x" "http://h/x" \
 done
 check_fail "no job was left behind" "$CTL" status vg0-data
 
-# The point in time: writer stopped, filesystem flushed (a freeze and
-# thaw), the source copied, then the job started. (Not under the freeze:
-# dm cannot suspend a frozen filesystem's device.) With nothing dirty and
-# nothing writing, ext4 writes nothing in between.
-kill -STOP -- -"$WPID"
-fsfreeze -f $MNT && fsfreeze -u $MNT || bail "fsfreeze failed"
+# The point in time: the writer held still, the LV copied, the job
+# started, the writer let go.
+kill -STOP -- -"$WRITER_PID"
 dd if=/dev/vg0/data of=$X/pit.raw bs=1M iflag=direct status=none || bail "cannot copy the PIT"
 check "start a sync=none job with its view exported at $URI" \
 	"$CTL" start vg0/data vg0/bak --sync none --snapshot --export $URI
-kill -CONT -- -"$WPID"
+kill -CONT -- -"$WRITER_PID"
 
 check "status --json names the export" \
 	bash -c "'$CTL' status --json vg0-data | grep -q '\"export\": \"$URI\"'"
@@ -100,8 +83,8 @@ check "... and that the job was undone" grep -q "cancelled and finished" <<<"$ou
 check_fail "... no job on vg0/data2" "$CTL" status vg0-data2
 check_eq "... no device of it left" "" "$(dmsetup ls | grep -E 'data2' | grep -v '^vg0-data2\b')"
 
-kill -- -"$WPID" 2>/dev/null
-wait "$WPID" 2>/dev/null
+kill -- -"$WRITER_PID" 2>/dev/null
+wait "$WRITER_PID" 2>/dev/null
 check "cancel" "$CTL" cancel vg0-data
 check "finish stops the export" "$CTL" finish vg0-data
 check_fail "nothing answers at $URI any more" qemu-img info "$URI"
@@ -109,6 +92,4 @@ check_fail "no qemu-nbd runs" pgrep -x qemu-nbd
 check_eq "no export files left" "" "$(ls /run/cowbackup/export 2>/dev/null)"
 out=$("$CTL" recover 2>&1)
 check_eq "recover finds nothing" "recover: nothing to do" "$out"
-umount $MNT
-check "the source filesystem is clean" fsck.ext4 -n -f /dev/vg0/data
 done_testing

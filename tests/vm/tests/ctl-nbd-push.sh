@@ -2,7 +2,8 @@
 # Push mode (issue 15): a backup TARGET given as nbd://HOST[:PORT]/EXPORT
 # (a qemu-nbd server on the loopback, serving a file) is connected with
 # nbd-client for the job and disconnected at finish. A mounted ext4 LV
-# under load is backed up there: the file equals the point in time. A
+# under load is backed up there: the file holds the point in time (every
+# file's checksum as of the start; fsck-clean). A
 # connection killed mid-job ends the job per on_target_error and the LV
 # stays writable and clean. Unreachable or too small servers and bad URIs
 # give one clear line and leave no NBD device connected.
@@ -14,7 +15,7 @@
 read -r -a D <<<"$COWBACKUP_DISKS"
 MNT=/tmp/cb-push X=/tmp/cb-pushx
 URI=nbd://127.0.0.1:10810/bak
-trap 'kill -CONT -- -$WPID 2>/dev/null; kill -- -$WPID 2>/dev/null;
+trap 'kill -CONT -- -$WRITER_PID 2>/dev/null; kill -- -$WRITER_PID 2>/dev/null;
 	"$CTL" finish --force vg0-data >/dev/null 2>&1; umount $MNT 2>/dev/null;
 	"$CTL" recover >/dev/null 2>&1; pkill -x qemu-nbd; cleanup_dm' EXIT
 
@@ -34,7 +35,7 @@ sync
 # serve NAME FILE SIZE PORT: a qemu-nbd server of a new file.
 serve() {
 	truncate -s "$3" "$2" &&
-		qemu-nbd -f raw --cache=none -x "$1" --bind=127.0.0.1 --port="$4" \
+		qemu-nbd -f raw -x "$1" --bind=127.0.0.1 --port="$4" \
 			--persistent --fork --pid-file="$2.pid" "$2"
 }
 # connected: the /dev/nbd devices that have a connection.
@@ -69,35 +70,29 @@ check_eq "no NBD device is left connected" "" "$(connected)"
 check_fail "no job was left" "$CTL" status vg0-data
 
 # ---- a live backup to the server --------------------------------------------
-writer() {
-	local i=0
-	while :; do
-		dd if=/dev/urandom of="$MNT/f$((i % 8))" bs=64K count=16 \
-			conv=notrunc,fsync status=none
-		i=$((i + 1))
-	done
-}
-export -f writer
-export MNT
-setsid bash -c writer &
-WPID=$!
+start_writer $MNT
 sleep 1
-# The point in time: writer stopped and the filesystem flushed, the
-# source copied, then the job started (see ctl-nbd-pull.sh).
-kill -STOP -- -"$WPID"
+# The point in time: the writer held still and the filesystem flushed
+# (freeze and thaw), every file's checksum; then the job, then the writer.
+kill -STOP -- -"$WRITER_PID"
 fsfreeze -f $MNT && fsfreeze -u $MNT || bail "fsfreeze failed"
-dd if=/dev/vg0/data of=$X/pit.raw bs=1M iflag=direct status=none || bail "cannot copy the PIT"
+(cd $MNT && sha256sum f*) >$X/pit.sha256 || bail "cannot checksum the files"
 check "start a job onto $URI" "$CTL" start vg0/data $URI --speed 8M
-kill -CONT -- -"$WPID"
+kill -CONT -- -"$WRITER_PID"
 DEV=$("$CTL" status --json vg0-data | sed -n 's/.*"target": "\([^"]*\)".*/\1/p')
 diag "the target is $DEV"
 check "the job writes to a kernel NBD device" bash -c "[[ '$DEV' == /dev/nbd* ]]"
 check "the job completes while the LV is written" "$CTL" wait vg0-data
 check "finish" "$CTL" finish vg0-data
 check_eq "finish disconnected the NBD device" "" "$(connected)"
-check "the server's file is the point in time" cmp $X/pit.raw $X/bak.raw
-kill -- -"$WPID" 2>/dev/null
-wait "$WPID" 2>/dev/null
+check "the server's file is a clean filesystem" fsck.ext4 -n -f $X/bak.raw
+mkdir -p $X/m
+check "it mounts" mount -o ro,loop $X/bak.raw $X/m
+check "every file is as it was at the point in time" \
+	bash -c "cd $X/m && sha256sum --quiet -c $X/pit.sha256"
+umount $X/m
+kill -- -"$WRITER_PID" 2>/dev/null
+wait "$WRITER_PID" 2>/dev/null
 
 # backup (one shot) again over the earlier backup: --force.
 out=$("$CTL" backup vg0/data $URI --quiet 2>&1)
