@@ -15,7 +15,7 @@ UDEVRULESDIR ?= $(PREFIX)/lib/udev/rules.d
 export KDIR
 
 .PHONY: all module userspace deps check check-host check-vm check-style \
-	demo install clean bench bench-core fuzz sanitize
+	demo install clean bench bench-remote bench-core fuzz sanitize
 
 all: module userspace
 
@@ -47,6 +47,10 @@ bench-core:
 
 bench: all
 	tests/bench/run
+
+# First writes and copy speed with a local, a delayed and an NBD target.
+bench-remote: all
+	tests/vm/run --timeout 900 --exec "$(CURDIR)/tests/bench/remote-targets.sh"
 
 fuzz:
 	$(MAKE) -C tests/fuzz run
