@@ -7,7 +7,7 @@ PKGS="build-essential pkg-config bc kmod cpio xz-utils
 linux-image-amd64 linux-headers-amd64 linux-source-6.1
 libdevmapper-dev libblkid-dev
 qemu-system-x86 qemu-utils busybox-static nbd-client
-dmsetup lvm2 udev fio e2fsprogs util-linux fdisk
+dmsetup lvm2 udev fio e2fsprogs util-linux fdisk openssl
 sparse clang libclang-rt-14-dev gnuplot-nox"
 
 missing=""

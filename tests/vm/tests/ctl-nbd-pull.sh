@@ -92,4 +92,39 @@ check_fail "no qemu-nbd runs" pgrep -x qemu-nbd
 check_eq "no export files left" "" "$(ls /run/cowbackup/export 2>/dev/null)"
 out=$("$CTL" recover 2>&1)
 check_eq "recover finds nothing" "recover: nothing to do" "$out"
+
+# --export-tls: x509 credentials made here (a CA, a server certificate for
+# 127.0.0.1, a client certificate: qemu-nbd verifies its clients).
+pki() {
+	local d=$X/pki
+	mkdir -p $d/srv $d/cli &&
+		openssl req -x509 -newkey rsa:2048 -nodes -keyout $d/ca-key.pem \
+			-out $d/srv/ca-cert.pem -days 2 -subj /CN=cb-test-ca &&
+		cp $d/srv/ca-cert.pem $d/cli/ca-cert.pem &&
+		openssl req -newkey rsa:2048 -nodes -keyout $d/srv/server-key.pem \
+			-out $d/srv.csr -subj /CN=127.0.0.1 &&
+		openssl x509 -req -in $d/srv.csr -CA $d/srv/ca-cert.pem \
+			-CAkey $d/ca-key.pem -CAcreateserial -days 2 \
+			-out $d/srv/server-cert.pem \
+			-extfile <(printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n') &&
+		openssl req -newkey rsa:2048 -nodes -keyout $d/cli/client-key.pem \
+			-out $d/cli.csr -subj /CN=cb-test-client &&
+		openssl x509 -req -in $d/cli.csr -CA $d/srv/ca-cert.pem \
+			-CAkey $d/ca-key.pem -CAcreateserial -days 2 \
+			-out $d/cli/client-cert.pem \
+			-extfile <(printf 'extendedKeyUsage=clientAuth\n')
+}
+pki >/dev/null 2>&1 || bail "cannot make the TLS credentials"
+TURI=nbd://127.0.0.1:10812/tls
+check "start with --export $TURI --export-tls" \
+	"$CTL" start vg0/data vg0/bak --force --sync none --snapshot \
+	--export $TURI --export-tls $X/pki/srv
+check_fail "a client without TLS is refused" qemu-img info "$TURI"
+check_eq "a TLS client reads it" "$((48 << 20))" \
+	"$(qemu-img info --output=json \
+		--object tls-creds-x509,id=tls0,dir=$X/pki/cli,endpoint=client \
+		--image-opts driver=nbd,host=127.0.0.1,port=10812,export=tls,tls-creds=tls0 |
+		sed -n 's/.*"virtual-size": \([0-9]*\).*/\1/p')"
+check "cancel" "$CTL" cancel vg0-data
+check "finish" "$CTL" finish vg0-data
 done_testing
