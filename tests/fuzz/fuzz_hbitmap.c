@@ -17,13 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "fuzz_hbitmap: %s:%d: check failed: %s\n", \
-			__FILE__, __LINE__, #cond);			\
-		abort();						\
-	}								\
-} while (0)
+#include "fuzz_check.h"
 
 struct input {
 	const u8 *p;

@@ -13,15 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_WORDS 64
+#include "fuzz_check.h"
 
-#define CHECK(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "fuzz_table_args: %s:%d: check failed: %s\n", \
-			__FILE__, __LINE__, #cond);			\
-		abort();						\
-	}								\
-} while (0)
+#define MAX_WORDS 64
 
 static int split(char *buf, char **argv)
 {
