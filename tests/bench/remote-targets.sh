@@ -8,6 +8,8 @@
 #    64 KiB cluster, QD1, into a paused sync=full job (each waits for its
 #    cluster's copy-out to the target): IOPS and completion latency p50
 #    and p99 (fio);
+#  - the bound of a first write: 64 KiB O_DIRECT writes straight to the
+#    target, QD1 (the copy-out's own write): completion latency p50;
 #  - background copy at speed 0, from resume to completion: MB/s.
 # Prints every repetition and the medians as a Markdown table on stdout.
 #
@@ -62,6 +64,19 @@ print(f'{w["iops"]:.0f} {p["50.000000"] / 1e3:.0f} {p["99.000000"] / 1e3:.0f}')
 EOF
 }
 
+# bound TARGET: p50 (us) of 64 KiB O_DIRECT writes to TARGET itself, QD1.
+bound() {
+	local f=/tmp/rt-fio.json
+	fio --name=bound --filename="$1" --direct=1 --ioengine=libaio \
+		--iodepth=1 --bs=64k --rw=write --size=$((WRITES * 65536)) \
+		--output-format=json --output=$f >/dev/null 2>&1
+	python3 - "$f" <<'EOF2'
+import json, sys
+w = json.load(open(sys.argv[1]))["jobs"][0]["write"]
+print(f'{w["clat_ns"]["percentile"]["50.000000"] / 1e3:.0f}')
+EOF2
+}
+
 # copy TARGET: MB/s of the background copy, resume to completion.
 copy() {
 	local t0 t1
@@ -79,23 +94,25 @@ declare -A ROWS
 for r in $(seq "$REPS"); do
 	for t in $ORDER; do
 		fw=$(first "${TGT[$t]}") || die "first writes on $t failed"
+		bd=$(bound "${TGT[$t]}") || die "bound of $t failed"
 		cp=$(copy "${TGT[$t]}") || die "copy to $t failed"
-		ROWS[$t]+="$fw $cp"$'\n'
-		log "rep $r/$REPS $t: first IOPS/p50/p99 $fw, copy $cp MB/s"
+		ROWS[$t]+="$fw $bd $cp"$'\n'
+		log "rep $r/$REPS $t: first IOPS/p50/p99 $fw, 64K write p50 $bd, copy $cp MB/s"
 	done
 done
 
 med() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
-echo "| target | first-write IOPS (QD1) | p50 us | p99 us | copy MB/s | repetitions (IOPS p50 p99 MB/s) |"
-echo "|---|---|---|---|---|---|"
+echo "| target | first-write IOPS (QD1) | p50 us | p99 us | bound: 64K write p50 us | copy MB/s | repetitions (IOPS p50 p99 bound MB/s) |"
+echo "|---|---|---|---|---|---|---|"
 for t in $ORDER; do
 	rows=${ROWS[$t]}
-	printf '| %s | %s | %s | %s | %s | %s |\n' "$t" \
+	printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$t" \
 		"$(awk '{print $1}' <<<"$rows" | med)" \
 		"$(awk '{print $2}' <<<"$rows" | med)" \
 		"$(awk '{print $3}' <<<"$rows" | med)" \
 		"$(awk '{print $4}' <<<"$rows" | med)" \
-		"$(awk 'NF { printf "%s%s/%s/%s/%s", sep, $1, $2, $3, $4; sep = ", " }' <<<"$rows")"
+		"$(awk '{print $5}' <<<"$rows" | med)" \
+		"$(awk 'NF { printf "%s%s/%s/%s/%s/%s", sep, $1, $2, $3, $4, $5; sep = ", " }' <<<"$rows")"
 done
 nbd-client -d /dev/nbd0 >/dev/null 2>&1
 kill "$(cat /tmp/rt-qemu-nbd.pid)"
