@@ -113,6 +113,20 @@ check "finish" "$CTL" finish vg0-data
 check_eq "no NBD device is left connected" "" "$(connected)"
 check "recover finds nothing" bash -c "'$CTL' recover | grep -q 'nothing to do'"
 check "the LV still holds what was written" test -s $MNT/after
+
+# With --on-target-error stop the background copy pauses instead (no
+# guest write meanwhile: its failed copy-out would break the job).
+serve bak $X/bak.raw 48M 10810 || bail "cannot restart qemu-nbd"
+check "start a slow job onto $URI, on_target_error stop" \
+	"$CTL" start vg0/data $URI --force --speed 1M --on-target-error stop
+sleep 2
+kill "$(cat $X/bak.raw.pid)"
+check "the job pauses (on_target_error=stop)" \
+	wait_state cowbackup-vg0-data-cow paused 120
+dd if=/dev/urandom of=$MNT/after2 bs=64K count=16 conv=fsync status=none
+check "the LV stays writable" test -s $MNT/after2
+check "finish --force" "$CTL" finish --force vg0-data
+check_eq "no NBD device is left connected" "" "$(connected)"
 umount $MNT
 check "the source filesystem is clean" fsck.ext4 -n -f /dev/vg0/data
 done_testing
