@@ -3,8 +3,8 @@
 # hundred random and mutated table lines for cowbackup and cowbackup-snap,
 # and random messages to the jobs that were accepted. Nothing may oops
 # (the bench fails the test on any BUG/WARNING in the console), every
-# refused table must leave a "device-mapper: table: ...: cowbackup...:"
-# reason in the kernel log and no device, the source's data must stay
+# refused table must leave a "device-mapper: ..." reason in the kernel log
+# and no device, the source's data must stay
 # untouched, and the module must unload at the end (no leaked reference).
 # COWBACKUP_FUZZ_SEED repeats a run; COWBACKUP_FUZZ_N sets the size.
 # disks: 2
@@ -18,7 +18,7 @@ read -r -a D <<<"$COWBACKUP_DISKS"
 SRC=${D[0]} TGT=${D[1]}
 S=$(cb_size "$SRC")
 SEED=${COWBACKUP_FUZZ_SEED:-$RANDOM}
-N=${COWBACKUP_FUZZ_N:-300}
+N=${COWBACKUP_FUZZ_N:-200}
 diag "seed $SEED, $N table lines per target"
 trap 'cleanup_dm' EXIT
 
@@ -91,24 +91,26 @@ job() {
 	dmsetup remove fzjob >/dev/null 2>&1
 	dmsetup create fzjob --table "0 $S cowbackup $SRC $TGT none" >/dev/null 2>&1
 }
+# The kernel log is read and cleared after each line (dmesg -c): reading
+# a growing log each time would dominate the run under TCG. The console
+# keeps everything for the bench's BUG/WARNING check.
+dmesg -c >/dev/null
 while IFS=$'\t' read -r kind a b; do
 	if [ "$kind" = T ]; then
 		tables=$((tables + 1))
-		kmsg_mark
 		if dmsetup create fz --table "$b" >/dev/null 2>&1; then
 			accepted=$((accepted + 1))
 			dmsetup status fz >/dev/null 2>&1
 			dmsetup table fz >/dev/null 2>&1
 			dmsetup remove fz >/dev/null 2>&1 || dmsetup remove --force fz >/dev/null 2>&1
+			dmesg -c >/dev/null
 		else
 			refused=$((refused + 1))
-			if ! kmsg_since | grep -q "device-mapper: table: .*: $a"; then
-				# dm itself refuses some lines before the target sees
-				# them (e.g. a length that is not a multiple of the
-				# logical block size): those say why in dm's words.
-				kmsg_since | grep -q "device-mapper:" ||
-					{ unexplained=$((unexplained + 1)); diag "no reason logged for: $b"; }
-			fi
+			# The target's reason, or dm's own when dm refuses the line
+			# before the target sees it (e.g. a length that is not a
+			# multiple of the logical block size).
+			dmesg -c | grep -q "device-mapper: " ||
+				{ unexplained=$((unexplained + 1)); diag "no reason logged for: $b"; }
 			dmsetup info fz >/dev/null 2>&1 && { left=$((left + 1)); dmsetup remove fz; }
 		fi
 	else
