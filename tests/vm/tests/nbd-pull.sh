@@ -4,7 +4,7 @@
 # server" (here: qemu-img on the loopback) reads it with stock tools while
 # the LV is written to, and gets exactly the point in time, byte for byte
 # (a raw LV: a mounted filesystem's superblock changes when the start
-# freezes it, so no copy taken before the start would match; ctl-nbd-push
+# freezes it, so no copy taken before the start would match; nbd-push
 # backs up a mounted one). finish stops the server. Bad URIs and a port
 # already taken give one clear line and leave nothing set up.
 # disks: 2
