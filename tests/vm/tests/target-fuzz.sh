@@ -36,7 +36,7 @@ words = ["full", "top", "none", "cluster_size", "speed", "max_workers",
          "0", "1", "2", "3", "7", "8", "16", "128", "1024", "1025", "16384",
          "16385", "65536", "4294967295", "4294967296",
          "18446744073709551615", "18446744073709551616", "-1", "+5",
-         "0x10", "1e3", "08", src, tgt, "/dev/null", "/dev/nonexistent",
+         "0x10", "1e3", "08", tgt, "/dev/null", "/dev/nonexistent",
          "254:0", "7:0", "%s" % "x" * 300]
 def junk():
     return "".join(rnd.choice("abcXYZ019_-+:/.,=\\'\"") for _ in range(rnd.randint(1, 12)))
@@ -72,6 +72,9 @@ for target in ("cowbackup", "cowbackup-snap"):
             ws = [token() for _ in range(rnd.randint(0, 8))]
         elif rnd.random() < 0.9:
             ws = mutate(ws)
+        # The source may only be the source: a line naming it as the
+        # target would rightly write to it.
+        ws = [w if w != src or i == 0 else tgt for i, w in enumerate(ws)]
         length = rnd.choice([size, size, size, size + 8, size - 1, 8, 1])
         print("T\t%s\t0 %d %s %s" % (target, length, target, " ".join(ws)))
 msgs = ["pause", "resume", "cancel", "speed", "skip", "bitmap"]
