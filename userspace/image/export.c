@@ -685,6 +685,11 @@ static int run_export(const struct export_opts *o, struct source *s)
 			o->job, s->je.sync);
 	}
 	p.size = s->size;
+	if (!raw && s->size % 512)
+		fprintf(stderr, "cowbackup-ctl: %s: note: %" PRIu64 " bytes is "
+			"not a multiple of 512; the image's virtual size is "
+			"rounded up to %" PRIu64 " (the tail reads as zeroes)\n",
+			s->path, s->size, div_round_up(s->size, 512) * 512);
 	p.unit = s->cluster_bytes < max_unit ? s->cluster_bytes : max_unit;
 	p.adapter_type = o->adapter_type ? o->adapter_type : "ide";
 	p.stream = o->subformat && !strcmp(o->subformat, "streamOptimized");

@@ -179,7 +179,8 @@ static int write_header(struct qcow2_writer *q, uint64_t l1_offset,
 	put_be32(h + 0, QCOW2_MAGIC);
 	put_be32(h + 4, 3);
 	put_be32(h + 20, q->cluster_bits);
-	put_be64(h + 24, p->size);
+	/* QEMU reads the size in 512-byte sectors: round up, never down. */
+	put_be64(h + 24, div_round_up(p->size, 512) * 512);
 	put_be32(h + 36, (uint32_t)q->l1_size);
 	put_be64(h + 40, l1_offset);
 	put_be64(h + 48, rt_offset);
