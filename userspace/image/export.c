@@ -61,6 +61,8 @@ struct source {
 	const char *path;
 	int fd;
 	bool direct;			/* opened with O_DIRECT */
+	bool seek_data;			/* regular file: SEEK_DATA/SEEK_HOLE */
+	bool holes_are_zero;		/* holes must be written as zeroes */
 	uint64_t size;
 	uint64_t cluster_bytes;
 	struct cluster_extent *ext;
@@ -233,6 +235,7 @@ static int open_device(struct source *s)
 		}
 	} else if (S_ISREG(st.st_mode)) {
 		s->size = (uint64_t)st.st_size;
+		s->seek_data = true;
 	} else {
 		err_msg("%s: not a block device or regular file", s->path);
 		return -1;
@@ -404,14 +407,13 @@ static uint64_t chunk_bytes(uint64_t unit)
 	return unit > CHUNK_BYTES ? unit : CHUNK_BYTES;
 }
 
-static int copy_extent(struct source *s, struct writer *w, uint64_t unit,
-		       const struct cluster_extent *x, uint8_t *buf)
+/* Units [first, last) are read and handed over as data or zeroes. */
+static int copy_units(struct source *s, struct writer *w, uint64_t unit,
+		      uint64_t first, uint64_t last, uint8_t *buf)
 {
-	uint64_t pos = x->start * s->cluster_bytes;
-	uint64_t end = (x->start + x->len) * s->cluster_bytes;
+	uint64_t pos = first * unit;
+	uint64_t end = last * unit < s->size ? last * unit : s->size;
 
-	if (end > s->size)
-		end = s->size;
 	while (pos < end) {
 		uint64_t chunk = chunk_bytes(unit);
 		uint64_t n = end - pos < chunk ? end - pos : chunk;
@@ -434,6 +436,101 @@ static int copy_extent(struct source *s, struct writer *w, uint64_t unit,
 				return -1;
 		}
 		pos += n;
+	}
+	return 0;
+}
+
+/*
+ * Units [first, last) lie in a hole of the source file: nothing to read.
+ * Over a backing file they must read as zeroes; otherwise they stay
+ * unallocated, which reads as zeroes too.
+ */
+static int skip_hole(struct source *s, struct writer *w, uint64_t first,
+		     uint64_t last)
+{
+	uint64_t u;
+
+	if (!s->holes_are_zero)
+		return 0;
+	for (u = first; u < last; u++) {
+		if (interrupted) {
+			err_msg("export: interrupted");
+			return -1;
+		}
+		if (w->put(w, u, NULL))
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Where the next data at or after @pos starts and ends, from the file's
+ * own map; *data = *hole = @end when the rest is a hole. A file system
+ * without SEEK_DATA makes everything data.
+ */
+static int next_data(struct source *s, uint64_t pos, uint64_t end,
+		     uint64_t *data, uint64_t *hole)
+{
+	off_t d, h;
+
+	d = lseek(s->fd, (off_t)pos, SEEK_DATA);
+	if (d < 0 && errno == ENXIO) {
+		*data = *hole = end;
+		return 0;
+	}
+	if (d < 0 && (errno == EINVAL || errno == EOPNOTSUPP)) {
+		s->seek_data = false;
+		*data = pos;
+		*hole = end;
+		return 0;
+	}
+	if (d < 0) {
+		err_msg("%s: cannot find data (SEEK_DATA at %" PRIu64 "): %s",
+			s->path, pos, strerror(errno));
+		return -1;
+	}
+	h = lseek(s->fd, d, SEEK_HOLE);
+	if (h < 0) {
+		err_msg("%s: cannot find a hole (SEEK_HOLE at %" PRIu64 "): %s",
+			s->path, (uint64_t)d, strerror(errno));
+		return -1;
+	}
+	*data = (uint64_t)d < end ? (uint64_t)d : end;
+	*hole = (uint64_t)h < end ? (uint64_t)h : end;
+	return 0;
+}
+
+/*
+ * One extent of copied clusters. A regular file is read only where it
+ * has data (SEEK_DATA/SEEK_HOLE), so work follows the data, not the
+ * virtual size; a block device is read in full and zero-detected.
+ */
+static int copy_extent(struct source *s, struct writer *w, uint64_t unit,
+		       const struct cluster_extent *x, uint8_t *buf)
+{
+	uint64_t first = x->start * s->cluster_bytes / unit;
+	uint64_t last = div_round_up((x->start + x->len) * s->cluster_bytes,
+				     unit);
+	uint64_t nunits = div_round_up(s->size, unit);
+
+	if (last > nunits)
+		last = nunits;
+	while (first < last) {
+		uint64_t data, hole, dfirst, dlast;
+
+		if (!s->seek_data)
+			return copy_units(s, w, unit, first, last, buf);
+		if (next_data(s, first * unit, s->size, &data, &hole))
+			return -1;
+		dfirst = data / unit < last ? data / unit : last;
+		dlast = div_round_up(hole, unit) < last ?
+			div_round_up(hole, unit) : last;
+		if (dlast < dfirst)
+			dlast = dfirst;
+		if (skip_hole(s, w, first, dfirst) ||
+		    copy_units(s, w, unit, dfirst, dlast, buf))
+			return -1;
+		first = dlast;
 	}
 	return 0;
 }
@@ -684,6 +781,7 @@ static int run_export(const struct export_opts *o, struct source *s)
 			"--backing: clusters not copied will read as zeroes\n",
 			o->job, s->je.sync);
 	}
+	s->holes_are_zero = o->backing != NULL;
 	p.size = s->size;
 	if (!raw && s->size % 512)
 		fprintf(stderr, "cowbackup-ctl: %s: note: %" PRIu64 " bytes is "

@@ -10,6 +10,9 @@
  *              so VMware and QEMU can later write anywhere)
  *   overhead   grains, appended as put() hands them over
  *
+ * Each grain table is written to both of its places once put() has moved
+ * past it; tables that map nothing are never written and stay holes.
+ *
  * Zero units become zeroed-grain entries (GTE 1, header flag bit 2).
  *
  * streamOptimized, in stream order:
@@ -21,7 +24,8 @@
  *   has the real GD offset, and the end-of-stream marker. QEMU finds the
  *   footer in the last three sectors.
  *
- * Only the grain tables that map something are held in memory.
+ * Memory is one grain table (the one being filled) and, for streams, the
+ * grain directory, whatever the virtual size.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -53,9 +57,10 @@ struct vmdk_writer {
 	uint64_t gd_offset;
 	uint64_t overhead;
 	uint64_t next;		/* next free sector */
-	uint32_t **gt;		/* per GT: NULL or VMDK_MAX_GTES entries */
+	uint32_t *gt;		/* the GT being filled: VMDK_MAX_GTES entries */
+	uint64_t cur_gt;	/* which one, or UINT64_MAX */
+	bool gt_used;		/* it maps something */
 	uint32_t *gd;		/* stream: where each written GT went */
-	uint64_t cur_gt;	/* stream: GT being filled, or UINT64_MAX */
 	uint8_t *zbuf;		/* stream: marker + compressed grain */
 	uint32_t cid;
 	char *desc;
@@ -167,19 +172,6 @@ static int write_header_and_descriptor(struct vmdk_writer *v,
 	return ret;
 }
 
-static uint32_t *gt_for(struct vmdk_writer *v, uint64_t index)
-{
-	uint64_t t = index / VMDK_MAX_GTES;
-
-	if (!v->gt[t]) {
-		v->gt[t] = calloc(VMDK_MAX_GTES, sizeof(uint32_t));
-		if (!v->gt[t])
-			err_msg("%s: out of memory for a grain table",
-				v->o->path);
-	}
-	return v->gt[t];
-}
-
 /* GTEs are 32-bit sector numbers: the file cannot grow past 2 TiB. */
 static int check_room(struct vmdk_writer *v, uint64_t sectors)
 {
@@ -202,31 +194,75 @@ static int write_gt_le(struct vmdk_writer *v, const uint32_t *gt,
 	return out_write(v->o, buf, sizeof(buf), sector * VMDK_SECTOR);
 }
 
+static int stream_flush_gt(struct vmdk_writer *v);
+
+/* Write the GT being filled, if it maps anything. */
+static int flush_gt(struct vmdk_writer *v)
+{
+	uint64_t t = v->cur_gt;
+	int ret;
+
+	if (t == UINT64_MAX || !v->gt_used)
+		return 0;
+	if (v->p->stream) {
+		ret = stream_flush_gt(v);
+	} else {
+		ret = write_gt_le(v, v->gt, v->rgd_offset + v->gd_sectors +
+				  t * GT_SECTORS);
+		if (!ret)
+			ret = write_gt_le(v, v->gt, v->gd_offset +
+					  v->gd_sectors + t * GT_SECTORS);
+	}
+	v->gt_used = false;
+	return ret;
+}
+
+/* Make the GT holding unit @index the one being filled. */
+static int advance(struct vmdk_writer *v, uint64_t index)
+{
+	uint64_t t = index / VMDK_MAX_GTES;
+
+	if (v->cur_gt != UINT64_MAX && t < v->cur_gt) {
+		err_msg("%s: internal error: grains out of order", v->o->path);
+		return -1;
+	}
+	if (t == v->cur_gt)
+		return 0;
+	if (flush_gt(v))
+		return -1;
+	memset(v->gt, 0, VMDK_MAX_GTES * sizeof(*v->gt));
+	v->cur_gt = t;
+	return 0;
+}
+
 /*------------------------------------------------------------------------*/
 /* monolithicSparse */
 
 static int sparse_put(struct writer *w, uint64_t index, const uint8_t *data)
 {
 	struct vmdk_writer *v = (struct vmdk_writer *)w;
-	uint32_t *gt = gt_for(v, index);
 
-	if (!gt)
+	if (advance(v, index))
 		return -1;
+	v->gt_used = true;
 	if (!data) {
-		gt[index % VMDK_MAX_GTES] = VMDK_GTE_ZERO;
+		v->gt[index % VMDK_MAX_GTES] = VMDK_GTE_ZERO;
 		w->zero_units++;
 		return 0;
 	}
 	if (check_room(v, v->grain_sectors) ||
 	    out_write(v->o, data, v->p->unit, v->next * VMDK_SECTOR))
 		return -1;
-	gt[index % VMDK_MAX_GTES] = (uint32_t)v->next;
+	v->gt[index % VMDK_MAX_GTES] = (uint32_t)v->next;
 	v->next += v->grain_sectors;
 	w->data_units++;
 	return 0;
 }
 
-/* One directory (redundant or primary) at @gd with its tables after it. */
+/*
+ * One directory (redundant or primary) at @gd; its tables follow it, as
+ * written by flush_gt().
+ */
 static int write_directory(struct vmdk_writer *v, uint64_t gd)
 {
 	uint64_t tables = gd + v->gd_sectors, t;
@@ -242,10 +278,6 @@ static int write_directory(struct vmdk_writer *v, uint64_t gd)
 	ret = out_write(v->o, buf, v->gd_sectors * VMDK_SECTOR,
 			gd * VMDK_SECTOR);
 	free(buf);
-	for (t = 0; t < v->ngts && !ret; t++)
-		if (v->gt[t])
-			ret = write_gt_le(v, v->gt[t],
-					  tables + t * GT_SECTORS);
 	return ret;
 }
 
@@ -253,7 +285,7 @@ static int sparse_finish(struct writer *w)
 {
 	struct vmdk_writer *v = (struct vmdk_writer *)w;
 
-	if (write_directory(v, v->rgd_offset) ||
+	if (flush_gt(v) || write_directory(v, v->rgd_offset) ||
 	    write_directory(v, v->gd_offset) ||
 	    write_header_and_descriptor(v, v->gd_offset))
 		return -1;
@@ -284,45 +316,29 @@ static int write_marker(struct vmdk_writer *v, uint64_t val, uint32_t type)
 
 static int stream_flush_gt(struct vmdk_writer *v)
 {
-	uint64_t t = v->cur_gt;
-
-	if (t == UINT64_MAX || !v->gt[t])
-		return 0;
 	if (write_marker(v, GT_SECTORS, VMDK_MARKER_GT) ||
-	    check_room(v, GT_SECTORS) || write_gt_le(v, v->gt[t], v->next))
+	    check_room(v, GT_SECTORS) || write_gt_le(v, v->gt, v->next))
 		return -1;
-	v->gd[t] = (uint32_t)v->next;
+	v->gd[v->cur_gt] = (uint32_t)v->next;
 	v->next += GT_SECTORS;
-	free(v->gt[t]);
-	v->gt[t] = NULL;
 	return 0;
 }
 
 static int stream_put(struct writer *w, uint64_t index, const uint8_t *data)
 {
 	struct vmdk_writer *v = (struct vmdk_writer *)w;
-	uint64_t t = index / VMDK_MAX_GTES, sectors;
-	uint32_t *gt;
+	uint64_t sectors;
 	size_t n;
 
-	if (v->cur_gt != UINT64_MAX && t < v->cur_gt) {
-		err_msg("%s: internal error: grains out of order", v->o->path);
+	if (advance(v, index))
 		return -1;
-	}
-	if (t != v->cur_gt) {
-		if (stream_flush_gt(v))
-			return -1;
-		v->cur_gt = t;
-	}
 	if (!data && !v->p->backing) {
 		w->zero_units++;	/* unallocated reads as zeroes */
 		return 0;
 	}
-	gt = gt_for(v, index);
-	if (!gt)
-		return -1;
+	v->gt_used = true;
 	if (!data) {
-		gt[index % VMDK_MAX_GTES] = VMDK_GTE_ZERO;
+		v->gt[index % VMDK_MAX_GTES] = VMDK_GTE_ZERO;
 		w->zero_units++;
 		return 0;
 	}
@@ -337,7 +353,7 @@ static int stream_put(struct writer *w, uint64_t index, const uint8_t *data)
 	    out_write(v->o, v->zbuf, sectors * VMDK_SECTOR,
 		      v->next * VMDK_SECTOR))
 		return -1;
-	gt[index % VMDK_MAX_GTES] = (uint32_t)v->next;
+	v->gt[index % VMDK_MAX_GTES] = (uint32_t)v->next;
 	v->next += sectors;
 	w->data_units++;
 	return 0;
@@ -350,8 +366,7 @@ static int stream_finish(struct writer *w)
 	uint64_t gd_at, t;
 	int ret;
 
-	if (stream_flush_gt(v) ||
-	    write_marker(v, v->gd_sectors, VMDK_MARKER_GD))
+	if (flush_gt(v) || write_marker(v, v->gd_sectors, VMDK_MARKER_GD))
 		return -1;
 	buf = calloc(v->gd_sectors, VMDK_SECTOR);
 	if (!buf) {
@@ -387,10 +402,7 @@ static int stream_finish(struct writer *w)
 static void vw_destroy(struct writer *w)
 {
 	struct vmdk_writer *v = (struct vmdk_writer *)w;
-	uint64_t t;
 
-	for (t = 0; v->gt && t < v->ngts; t++)
-		free(v->gt[t]);
 	free(v->gt);
 	free(v->gd);
 	free(v->zbuf);
@@ -468,7 +480,7 @@ struct writer *vmdk_writer_new(const struct out_file *o,
 	v->w.finish = p->stream ? stream_finish : sparse_finish;
 	if (plan_layout(v))
 		goto fail;
-	v->gt = calloc(v->ngts, sizeof(*v->gt));
+	v->gt = calloc(VMDK_MAX_GTES, sizeof(*v->gt));
 	if (!v->gt)
 		goto oom;
 	if (p->stream) {
