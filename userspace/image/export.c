@@ -37,6 +37,7 @@
 #include "util.h"
 
 #define CHUNK_BYTES	(1u << 20)
+#define MAX_THREADS	64u
 
 static const char *const adapter_types[] = {
 	"ide", "buslogic", "lsilogic", "legacyESX",
@@ -52,6 +53,8 @@ struct export_opts {
 	const char *backing;
 	const char *subformat;
 	const char *adapter_type;
+	enum export_compress compress;
+	unsigned int threads;
 	bool all;
 	bool force;
 };
@@ -102,11 +105,17 @@ static void export_usage(FILE *out)
 		"                          VMDK kind (default monolithicSparse)\n"
 		"  --adapter-type ide|buslogic|lsilogic|legacyESX\n"
 		"                          VMDK adapter type (default ide)\n"
+		"  --compress[=zlib|zstd]  qcow2: compress every cluster (zlib\n"
+		"                          when no codec is named; `--compress\n"
+		"                          zstd` works too); VMDK\n"
+		"                          streamOptimized is always compressed\n"
+		"  --threads N             compression threads (default: the\n"
+		"                          number of online CPUs, at most %u)\n"
 		"  --all                   JOB is a device or file holding a\n"
 		"                          completed full backup: export all of it\n"
 		"  --force                 replace an existing OUTPUT; export an\n"
 		"                          incomplete backup\n"
-		"  --help                  show this help\n");
+		"  --help                  show this help\n", MAX_THREADS);
 }
 
 static bool in_list(const char *v, const char *const *list, size_t n)
@@ -126,13 +135,22 @@ static int parse_args(int argc, char **argv, struct export_opts *o)
 		{ "backing", required_argument, NULL, 'b' },
 		{ "subformat", required_argument, NULL, 's' },
 		{ "adapter-type", required_argument, NULL, 'a' },
+		{ "compress", optional_argument, NULL, 'c' },
+		{ "threads", required_argument, NULL, 't' },
 		{ "all", no_argument, NULL, 'A' },
 		{ "force", no_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *codec = NULL;
+	bool compress = false;
+	uint64_t threads;
+	long cpus;
 	int c;
 
+	cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	o->threads = cpus < 1 ? 1 : cpus > MAX_THREADS ? MAX_THREADS :
+		     (unsigned int)cpus;
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -148,6 +166,23 @@ static int parse_args(int argc, char **argv, struct export_opts *o)
 			break;
 		case 'a':
 			o->adapter_type = optarg;
+			break;
+		case 'c':
+			compress = true;
+			codec = optarg;
+			/* `--compress zstd`: the codec as the next word. */
+			if (!codec && optind < argc &&
+			    (!strcmp(argv[optind], "zlib") ||
+			     !strcmp(argv[optind], "zstd")))
+				codec = argv[optind++];
+			break;
+		case 't':
+			if (parse_u64(optarg, &threads) || !threads ||
+			    threads > MAX_THREADS)
+				return usage_error("export", "--threads '%s' is "
+						   "not a number in 1..%u",
+						   optarg, MAX_THREADS);
+			o->threads = (unsigned int)threads;
 			break;
 		case 'A':
 			o->all = true;
@@ -188,6 +223,16 @@ static int parse_args(int argc, char **argv, struct export_opts *o)
 		return usage_error("export", "OUTPUT '-' (standard output) needs a streamable format: --format raw, or --format vmdk --subformat streamOptimized; %s is written out of order",
 				   strcmp(o->format, "qcow2") ?
 				   "VMDK monolithicSparse" : "qcow2");
+	if (compress && strcmp(o->format, "qcow2"))
+		return usage_error("export", "--compress applies to --format "
+				   "qcow2 only (VMDK streamOptimized is always "
+				   "zlib-compressed)");
+	if (codec && strcmp(codec, "zlib") && strcmp(codec, "zstd"))
+		return usage_error("export", "--compress '%s' is not zlib or "
+				   "zstd", codec);
+	if (compress)
+		o->compress = codec && !strcmp(codec, "zstd") ?
+			      EXPORT_COMPRESS_ZSTD : EXPORT_COMPRESS_ZLIB;
 	if (o->subformat && !in_list(o->subformat, subformats, 2))
 		return usage_error("export", "--subformat '%s' is not one of "
 				   "monolithicSparse, streamOptimized",
@@ -790,6 +835,8 @@ static int run_export(const struct export_opts *o, struct source *s)
 			s->path, s->size, div_round_up(s->size, 512) * 512);
 	p.unit = s->cluster_bytes < max_unit ? s->cluster_bytes : max_unit;
 	p.adapter_type = o->adapter_type ? o->adapter_type : "ide";
+	p.compress = o->compress;
+	p.threads = o->threads;
 	p.stream = o->subformat && !strcmp(o->subformat, "streamOptimized");
 	p.extent_name = basename(name);
 
@@ -807,9 +854,14 @@ static int run_export(const struct export_opts *o, struct source *s)
 	/* The summary must not go into the image. */
 	fprintf(to_stdout ? stderr : stdout,
 		"%s: %s, %" PRIu64 " data and %" PRIu64 " zero clusters of %"
-		PRIu64 " bytes\n", to_stdout ? "-" : o->output, vmdk ?
+		PRIu64 " bytes", to_stdout ? "-" : o->output, vmdk ?
 		(p.stream ? "vmdk streamOptimized" : "vmdk monolithicSparse") :
 		raw ? "raw" : "qcow2", w->data_units, w->zero_units, p.unit);
+	if (p.compress || p.stream)
+		fprintf(to_stdout ? stderr : stdout, "; %" PRIu64 " compressed "
+			"(%s)", w->compressed_units, p.compress ==
+			EXPORT_COMPRESS_ZSTD ? "zstd" : "zlib");
+	fputc('\n', to_stdout ? stderr : stdout);
 	free(tmp);
 	tmp = NULL;
 	ret = 0;

@@ -16,18 +16,27 @@
  * table (the format's own), one L2 table, one refcount block and the
  * refcount table, whatever the virtual size; `qemu-img check` finds
  * neither errors nor leaks.
+ *
+ * With --compress, put() queues each cluster to a work pool that
+ * compresses on worker threads; the results come back in order and are
+ * placed by qw_place() on this thread. A cluster that does not compress
+ * to less than a cluster is stored as is.
  */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "image/compress.h"
 #include "image/export.h"
 #include "image/image.h"
 #include "image/qcow2.h"
+#include "image/workpool.h"
 #include "util.h"
 
 #define REFCOUNT_ORDER	4	/* 16-bit refcounts, QEMU's default */
+#define REFCOUNT_MAX	0xffffu
 #define HEADER_LEN	112	/* v3 with the compression type, padded */
+#define COMPRESSION_ZSTD 1
 
 struct qcow2_writer {
 	struct writer w;
@@ -42,7 +51,8 @@ struct qcow2_writer {
 	uint64_t l2_index;	/* its L1 index, or UINT64_MAX */
 	uint64_t last_index;	/* last unit put, for the order check */
 	uint8_t *buf;		/* one cluster, for tables */
-	uint64_t next;		/* next free byte of the file */
+	uint64_t next;		/* next free cluster of the file (bytes) */
+	uint64_t cpos;		/* next free byte after compressed data */
 
 	/* Refcounts: the block being counted, and the table so far. */
 	uint64_t per_block;	/* clusters counted by one block */
@@ -53,6 +63,12 @@ struct qcow2_writer {
 	uint64_t *pending;	/* clusters of flushed blocks, to count */
 	size_t npending, pending_cap;
 
+	/* Compression */
+	enum codec_kind codec;
+	struct codec **codecs;
+	unsigned int ncodecs;
+	struct workpool *pool;
+	unsigned int csize_shift;
 };
 
 /*------------------------------------------------------------------------*/
@@ -153,6 +169,38 @@ static int alloc_clusters(struct qcow2_writer *q, uint64_t n, uint64_t *at)
 	return count(q, *at >> q->cluster_bits, n);
 }
 
+/*
+ * @len bytes of compressed data: in the room left in the cluster of the
+ * previous compressed data when there is some, running on into new
+ * clusters when that cluster is the last of the file, else from a new
+ * cluster. Normal clusters are allocated past it, so data that does not
+ * compress wastes no partial cluster.
+ */
+static int alloc_bytes(struct qcow2_writer *q, uint64_t len, uint64_t *at)
+{
+	uint64_t c = q->cpos >> q->cluster_bits, end, first;
+	bool room = q->cpos % q->cluster && c / q->per_block == q->rc_index &&
+		    q->rc[c % q->per_block] < REFCOUNT_MAX;
+
+	if (room && q->cpos + len <= (c + 1) << q->cluster_bits) {
+		*at = q->cpos;
+		q->cpos += len;
+		return count(q, c, 1);
+	}
+	if (room && (c + 1) << q->cluster_bits == q->next) {
+		/* Run on from the last cluster of the file. */
+		*at = q->cpos;
+		first = c;
+	} else {
+		*at = q->next;
+		first = q->next >> q->cluster_bits;
+	}
+	end = *at + len;
+	q->cpos = end;
+	q->next = div_round_up(end, q->cluster) << q->cluster_bits;
+	return count(q, first, (q->next >> q->cluster_bits) - first);
+}
+
 /*------------------------------------------------------------------------*/
 /* L2 tables */
 
@@ -214,9 +262,9 @@ static int check_index(struct qcow2_writer *q, uint64_t index)
 	return 0;
 }
 
-/* Place one unit: @data NULL for zeroes. */
+/* Place one unit: @data NULL for zeroes; @z/@zlen its compressed form. */
 static int qw_place(struct qcow2_writer *q, uint64_t index,
-		    const uint8_t *data)
+		    const uint8_t *data, const uint8_t *z, size_t zlen)
 {
 	uint64_t *e = l2_entry(q, index), at;
 
@@ -228,19 +276,48 @@ static int qw_place(struct qcow2_writer *q, uint64_t index,
 		return 0;
 	}
 	q->w.data_units++;
+	if (zlen) {
+		if (alloc_bytes(q, zlen, &at) || out_write(q->o, z, zlen, at))
+			return -1;
+		*e = QCOW2_OFLAG_COMPRESSED | at |
+		     (((at + zlen - 1) >> 9) - (at >> 9)) << q->csize_shift;
+		q->w.compressed_units++;
+		return 0;
+	}
 	if (alloc_clusters(q, 1, &at) || out_write(q->o, data, q->cluster, at))
 		return -1;
 	*e = at | QCOW2_OFLAG_COPIED;
 	return 0;
 }
 
+static size_t qw_compress(void *tctx, const uint8_t *in, size_t len,
+			  uint8_t *out, size_t cap)
+{
+	/* Worth it only below a cluster, as QEMU decides. */
+	return codec_compress(tctx, in, len, out, cap < len ? cap : len - 1);
+}
+
+static int qw_done(void *dctx, uint64_t index, const uint8_t *in, size_t len,
+		   uint8_t *out, size_t out_len)
+{
+	return qw_place(dctx, index, len ? in : NULL, out, out_len);
+}
+
 static int qw_put(struct writer *w, uint64_t index, const uint8_t *data)
 {
 	struct qcow2_writer *q = (struct qcow2_writer *)w;
+	uint8_t *in;
 
 	if (check_index(q, index))
 		return -1;
-	return qw_place(q, index, data);
+	if (!q->pool)
+		return qw_place(q, index, data, NULL, 0);
+	in = workpool_input(q->pool);
+	if (!in)
+		return -1;
+	if (data)
+		memcpy(in, data, q->cluster);
+	return workpool_submit(q->pool, index, data ? q->cluster : 0);
 }
 
 /*------------------------------------------------------------------------*/
@@ -318,6 +395,10 @@ static int write_header(struct qcow2_writer *q, uint64_t l1_offset,
 	put_be64(h + 40, l1_offset);
 	put_be64(h + 48, rt_offset);
 	put_be32(h + 56, (uint32_t)rt_clusters);
+	if (q->codec == CODEC_QCOW2_ZSTD) {
+		put_be64(h + 72, QCOW2_INCOMPAT_COMPRESSION);
+		h[104] = COMPRESSION_ZSTD;
+	}
 	put_be32(h + 96, REFCOUNT_ORDER);
 	put_be32(h + 100, HEADER_LEN);
 	if (p->backing_format) {
@@ -344,7 +425,7 @@ static int qw_finish(struct writer *w)
 	struct qcow2_writer *q = (struct qcow2_writer *)w;
 	uint64_t l1_offset, l1_clusters, rt_offset, rt_clusters, i;
 
-	if (flush_l2(q))
+	if ((q->pool && workpool_drain(q->pool)) || flush_l2(q))
 		return -1;
 	l1_clusters = div_round_up(q->l1_size * 8, q->cluster);
 	if (alloc_clusters(q, l1_clusters, &l1_offset))
@@ -365,7 +446,12 @@ static int qw_finish(struct writer *w)
 static void qw_destroy(struct writer *w)
 {
 	struct qcow2_writer *q = (struct qcow2_writer *)w;
+	unsigned int i;
 
+	workpool_free(q->pool);
+	for (i = 0; q->codecs && i < q->ncodecs; i++)
+		codec_free(q->codecs[i]);
+	free(q->codecs);
 	free(q->l1);
 	free(q->l2);
 	free(q->buf);
@@ -373,6 +459,26 @@ static void qw_destroy(struct writer *w)
 	free(q->rt);
 	free(q->pending);
 	free(q);
+}
+
+static int start_pool(struct qcow2_writer *q)
+{
+	unsigned int n = q->p->threads ? q->p->threads : 1, i;
+
+	q->codec = q->p->compress == EXPORT_COMPRESS_ZSTD ? CODEC_QCOW2_ZSTD :
+		   CODEC_QCOW2_DEFLATE;
+	q->codecs = calloc(n, sizeof(*q->codecs));
+	if (!q->codecs) {
+		err_msg("%s: out of memory", q->o->path);
+		return -1;
+	}
+	for (i = 0; i < n; i++, q->ncodecs++)
+		if (!(q->codecs[i] = codec_new(q->codec, q->o->path)))
+			return -1;
+	q->pool = workpool_new(n, q->cluster, q->cluster, qw_compress,
+			       (void *const *)q->codecs, qw_done, q,
+			       q->o->path);
+	return q->pool ? 0 : -1;
 }
 
 struct writer *qcow2_writer_new(const struct out_file *o,
@@ -404,6 +510,7 @@ struct writer *qcow2_writer_new(const struct out_file *o,
 	q->p = p;
 	q->cluster = p->unit;
 	q->cluster_bits = (unsigned int)__builtin_ctzll(p->unit);
+	q->csize_shift = 62 - (q->cluster_bits - 8);
 	q->l2_entries = q->cluster / 8;
 	q->l2_index = UINT64_MAX;
 	q->last_index = UINT64_MAX;
@@ -429,7 +536,8 @@ struct writer *qcow2_writer_new(const struct out_file *o,
 		return NULL;
 	}
 	/* Cluster 0 is the header, written last. */
-	if (alloc_clusters(q, 1, &at)) {
+	if (alloc_clusters(q, 1, &at) ||
+	    (p->compress != EXPORT_COMPRESS_NONE && start_pool(q))) {
 		qw_destroy(&q->w);
 		return NULL;
 	}

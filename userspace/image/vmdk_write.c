@@ -22,7 +22,9 @@
  *   the grains of each grain table a GT marker and the GT; then a GD
  *   marker and the GD, a footer marker with a copy of the header that
  *   has the real GD offset, and the end-of-stream marker. QEMU finds the
- *   footer in the last three sectors.
+ *   footer in the last three sectors. Grains are deflated (zlib format,
+ *   libdeflate) by a work pool on worker threads and written back in
+ *   order here.
  *
  * Memory is one grain table (the one being filled) and, for streams, the
  * grain directory, whatever the virtual size.
@@ -35,10 +37,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "image/deflate.h"
+#include "image/compress.h"
 #include "image/export.h"
 #include "image/image.h"
 #include "image/vmdk.h"
+#include "image/workpool.h"
 #include "util.h"
 
 #define GT_SECTORS	4		/* 512 entries of 4 bytes */
@@ -61,7 +64,9 @@ struct vmdk_writer {
 	uint64_t cur_gt;	/* which one, or UINT64_MAX */
 	bool gt_used;		/* it maps something */
 	uint32_t *gd;		/* stream: where each written GT went */
-	uint8_t *zbuf;		/* stream: marker + compressed grain */
+	struct codec **codecs;	/* stream: one per thread */
+	unsigned int ncodecs;
+	struct workpool *pool;	/* stream */
 	uint32_t cid;
 	char *desc;
 	size_t desc_len;
@@ -324,39 +329,69 @@ static int stream_flush_gt(struct vmdk_writer *v)
 	return 0;
 }
 
-static int stream_put(struct writer *w, uint64_t index, const uint8_t *data)
-{
-	struct vmdk_writer *v = (struct vmdk_writer *)w;
-	uint64_t sectors;
-	size_t n;
+/* Grain marker room before the compressed data, and sector padding. */
+#define MARKER_BYTES	12
+#define ZBUF_BYTES(unit) (MARKER_BYTES + codec_bound(CODEC_VMDK_ZLIB, \
+				(unit)) + VMDK_SECTOR)
 
+static size_t stream_compress(void *tctx, const uint8_t *in, size_t len,
+			      uint8_t *out, size_t cap)
+{
+	return codec_compress(tctx, in, len, out + MARKER_BYTES,
+			      cap - MARKER_BYTES - VMDK_SECTOR);
+}
+
+/* One grain in order: @z holds its compressed form after the marker. */
+static int stream_place(void *dctx, uint64_t index, const uint8_t *in,
+			size_t len, uint8_t *z, size_t n)
+{
+	struct vmdk_writer *v = dctx;
+	uint64_t sectors;
+
+	(void)in;
 	if (advance(v, index))
 		return -1;
-	if (!data && !v->p->backing) {
-		w->zero_units++;	/* unallocated reads as zeroes */
+	if (!len && !v->p->backing) {
+		v->w.zero_units++;	/* unallocated reads as zeroes */
 		return 0;
 	}
 	v->gt_used = true;
-	if (!data) {
+	if (!len) {
 		v->gt[index % VMDK_MAX_GTES] = VMDK_GTE_ZERO;
-		w->zero_units++;
+		v->w.zero_units++;
 		return 0;
 	}
+	if (!n) {
+		err_msg("%s: internal error: grain %" PRIu64 " did not "
+			"compress", v->o->path, index);
+		return -1;
+	}
 	/* Marker: LBA of the grain, compressed size, then the data. */
-	memset(v->zbuf, 0, 12);
-	put_le64(v->zbuf, index * v->grain_sectors);
-	n = zlib_compress(data, v->p->unit, v->zbuf + 12);
-	put_le32(v->zbuf + 8, (uint32_t)n);
-	sectors = div_round_up(12 + n, VMDK_SECTOR);
-	memset(v->zbuf + 12 + n, 0, sectors * VMDK_SECTOR - 12 - n);
+	put_le64(z, index * v->grain_sectors);
+	put_le32(z + 8, (uint32_t)n);
+	sectors = div_round_up(MARKER_BYTES + n, VMDK_SECTOR);
+	memset(z + MARKER_BYTES + n, 0,
+	       sectors * VMDK_SECTOR - MARKER_BYTES - n);
 	if (check_room(v, sectors) ||
-	    out_write(v->o, v->zbuf, sectors * VMDK_SECTOR,
-		      v->next * VMDK_SECTOR))
+	    out_write(v->o, z, sectors * VMDK_SECTOR, v->next * VMDK_SECTOR))
 		return -1;
 	v->gt[index % VMDK_MAX_GTES] = (uint32_t)v->next;
 	v->next += sectors;
-	w->data_units++;
+	v->w.data_units++;
+	v->w.compressed_units++;
 	return 0;
+}
+
+static int stream_put(struct writer *w, uint64_t index, const uint8_t *data)
+{
+	struct vmdk_writer *v = (struct vmdk_writer *)w;
+	uint8_t *in = workpool_input(v->pool);
+
+	if (!in)
+		return -1;
+	if (data)
+		memcpy(in, data, v->p->unit);
+	return workpool_submit(v->pool, index, data ? v->p->unit : 0);
 }
 
 static int stream_finish(struct writer *w)
@@ -366,7 +401,8 @@ static int stream_finish(struct writer *w)
 	uint64_t gd_at, t;
 	int ret;
 
-	if (flush_gt(v) || write_marker(v, v->gd_sectors, VMDK_MARKER_GD))
+	if (workpool_drain(v->pool) || flush_gt(v) ||
+	    write_marker(v, v->gd_sectors, VMDK_MARKER_GD))
 		return -1;
 	buf = calloc(v->gd_sectors, VMDK_SECTOR);
 	if (!buf) {
@@ -402,10 +438,14 @@ static int stream_finish(struct writer *w)
 static void vw_destroy(struct writer *w)
 {
 	struct vmdk_writer *v = (struct vmdk_writer *)w;
+	unsigned int i;
 
+	workpool_free(v->pool);
+	for (i = 0; v->codecs && i < v->ncodecs; i++)
+		codec_free(v->codecs[i]);
+	free(v->codecs);
 	free(v->gt);
 	free(v->gd);
-	free(v->zbuf);
 	free(v->desc);
 	free(v);
 }
@@ -484,10 +524,22 @@ struct writer *vmdk_writer_new(const struct out_file *o,
 	if (!v->gt)
 		goto oom;
 	if (p->stream) {
+		unsigned int n = p->threads ? p->threads : 1, i;
+
 		v->gd = calloc(v->ngts, sizeof(*v->gd));
-		v->zbuf = malloc(12 + zlib_bound(p->unit) + VMDK_SECTOR);
-		if (!v->gd || !v->zbuf)
+		v->codecs = calloc(n, sizeof(*v->codecs));
+		if (!v->gd || !v->codecs)
 			goto oom;
+		for (i = 0; i < n; i++, v->ncodecs++)
+			if (!(v->codecs[i] = codec_new(CODEC_VMDK_ZLIB,
+						       o->path)))
+				goto fail;
+		v->pool = workpool_new(n, p->unit, ZBUF_BYTES(p->unit),
+				       stream_compress,
+				       (void *const *)v->codecs, stream_place,
+				       v, o->path);
+		if (!v->pool)
+			goto fail;
 	}
 	/*
 	 * To standard output everything goes in order: the header (it
