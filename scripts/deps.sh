@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential pkg-config bc kmod cpio xz-utils
 linux-image-amd64 linux-headers-amd64 linux-source-6.1
-libdevmapper-dev libblkid-dev
+libdevmapper-dev libblkid-dev libdeflate-dev libzstd-dev zlib1g-dev
 qemu-system-x86 qemu-utils busybox-static nbd-client
 dmsetup lvm2 udev fio e2fsprogs util-linux fdisk openssl
 sparse clang libclang-rt-14-dev gnuplot-nox"

@@ -37,6 +37,7 @@
 #include "util.h"
 
 #define CHUNK_BYTES	(1u << 20)
+#define MAX_THREADS	64u
 
 static const char *const adapter_types[] = {
 	"ide", "buslogic", "lsilogic", "legacyESX",
@@ -52,6 +53,8 @@ struct export_opts {
 	const char *backing;
 	const char *subformat;
 	const char *adapter_type;
+	enum export_compress compress;
+	unsigned int threads;
 	bool all;
 	bool force;
 };
@@ -61,6 +64,8 @@ struct source {
 	const char *path;
 	int fd;
 	bool direct;			/* opened with O_DIRECT */
+	bool seek_data;			/* regular file: SEEK_DATA/SEEK_HOLE */
+	bool holes_are_zero;		/* holes must be written as zeroes */
 	uint64_t size;
 	uint64_t cluster_bytes;
 	struct cluster_extent *ext;
@@ -100,11 +105,17 @@ static void export_usage(FILE *out)
 		"                          VMDK kind (default monolithicSparse)\n"
 		"  --adapter-type ide|buslogic|lsilogic|legacyESX\n"
 		"                          VMDK adapter type (default ide)\n"
+		"  --compress[=zlib|zstd]  qcow2: compress every cluster (zlib\n"
+		"                          when no codec is named; `--compress\n"
+		"                          zstd` works too); VMDK\n"
+		"                          streamOptimized is always compressed\n"
+		"  --threads N             compression threads (default: the\n"
+		"                          number of online CPUs, at most %u)\n"
 		"  --all                   JOB is a device or file holding a\n"
 		"                          completed full backup: export all of it\n"
 		"  --force                 replace an existing OUTPUT; export an\n"
 		"                          incomplete backup\n"
-		"  --help                  show this help\n");
+		"  --help                  show this help\n", MAX_THREADS);
 }
 
 static bool in_list(const char *v, const char *const *list, size_t n)
@@ -124,13 +135,22 @@ static int parse_args(int argc, char **argv, struct export_opts *o)
 		{ "backing", required_argument, NULL, 'b' },
 		{ "subformat", required_argument, NULL, 's' },
 		{ "adapter-type", required_argument, NULL, 'a' },
+		{ "compress", optional_argument, NULL, 'c' },
+		{ "threads", required_argument, NULL, 't' },
 		{ "all", no_argument, NULL, 'A' },
 		{ "force", no_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *codec = NULL;
+	bool compress = false;
+	uint64_t threads;
+	long cpus;
 	int c;
 
+	cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	o->threads = cpus < 1 ? 1 : cpus > MAX_THREADS ? MAX_THREADS :
+		     (unsigned int)cpus;
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -146,6 +166,23 @@ static int parse_args(int argc, char **argv, struct export_opts *o)
 			break;
 		case 'a':
 			o->adapter_type = optarg;
+			break;
+		case 'c':
+			compress = true;
+			codec = optarg;
+			/* `--compress zstd`: the codec as the next word. */
+			if (!codec && optind < argc &&
+			    (!strcmp(argv[optind], "zlib") ||
+			     !strcmp(argv[optind], "zstd")))
+				codec = argv[optind++];
+			break;
+		case 't':
+			if (parse_u64(optarg, &threads) || !threads ||
+			    threads > MAX_THREADS)
+				return usage_error("export", "--threads '%s' is "
+						   "not a number in 1..%u",
+						   optarg, MAX_THREADS);
+			o->threads = (unsigned int)threads;
 			break;
 		case 'A':
 			o->all = true;
@@ -186,6 +223,16 @@ static int parse_args(int argc, char **argv, struct export_opts *o)
 		return usage_error("export", "OUTPUT '-' (standard output) needs a streamable format: --format raw, or --format vmdk --subformat streamOptimized; %s is written out of order",
 				   strcmp(o->format, "qcow2") ?
 				   "VMDK monolithicSparse" : "qcow2");
+	if (compress && strcmp(o->format, "qcow2"))
+		return usage_error("export", "--compress applies to --format "
+				   "qcow2 only (VMDK streamOptimized is always "
+				   "zlib-compressed)");
+	if (codec && strcmp(codec, "zlib") && strcmp(codec, "zstd"))
+		return usage_error("export", "--compress '%s' is not zlib or "
+				   "zstd", codec);
+	if (compress)
+		o->compress = codec && !strcmp(codec, "zstd") ?
+			      EXPORT_COMPRESS_ZSTD : EXPORT_COMPRESS_ZLIB;
 	if (o->subformat && !in_list(o->subformat, subformats, 2))
 		return usage_error("export", "--subformat '%s' is not one of "
 				   "monolithicSparse, streamOptimized",
@@ -233,6 +280,7 @@ static int open_device(struct source *s)
 		}
 	} else if (S_ISREG(st.st_mode)) {
 		s->size = (uint64_t)st.st_size;
+		s->seek_data = true;
 	} else {
 		err_msg("%s: not a block device or regular file", s->path);
 		return -1;
@@ -404,14 +452,13 @@ static uint64_t chunk_bytes(uint64_t unit)
 	return unit > CHUNK_BYTES ? unit : CHUNK_BYTES;
 }
 
-static int copy_extent(struct source *s, struct writer *w, uint64_t unit,
-		       const struct cluster_extent *x, uint8_t *buf)
+/* Units [first, last) are read and handed over as data or zeroes. */
+static int copy_units(struct source *s, struct writer *w, uint64_t unit,
+		      uint64_t first, uint64_t last, uint8_t *buf)
 {
-	uint64_t pos = x->start * s->cluster_bytes;
-	uint64_t end = (x->start + x->len) * s->cluster_bytes;
+	uint64_t pos = first * unit;
+	uint64_t end = last * unit < s->size ? last * unit : s->size;
 
-	if (end > s->size)
-		end = s->size;
 	while (pos < end) {
 		uint64_t chunk = chunk_bytes(unit);
 		uint64_t n = end - pos < chunk ? end - pos : chunk;
@@ -434,6 +481,101 @@ static int copy_extent(struct source *s, struct writer *w, uint64_t unit,
 				return -1;
 		}
 		pos += n;
+	}
+	return 0;
+}
+
+/*
+ * Units [first, last) lie in a hole of the source file: nothing to read.
+ * Over a backing file they must read as zeroes; otherwise they stay
+ * unallocated, which reads as zeroes too.
+ */
+static int skip_hole(struct source *s, struct writer *w, uint64_t first,
+		     uint64_t last)
+{
+	uint64_t u;
+
+	if (!s->holes_are_zero)
+		return 0;
+	for (u = first; u < last; u++) {
+		if (interrupted) {
+			err_msg("export: interrupted");
+			return -1;
+		}
+		if (w->put(w, u, NULL))
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Where the next data at or after @pos starts and ends, from the file's
+ * own map; *data = *hole = @end when the rest is a hole. A file system
+ * without SEEK_DATA makes everything data.
+ */
+static int next_data(struct source *s, uint64_t pos, uint64_t end,
+		     uint64_t *data, uint64_t *hole)
+{
+	off_t d, h;
+
+	d = lseek(s->fd, (off_t)pos, SEEK_DATA);
+	if (d < 0 && errno == ENXIO) {
+		*data = *hole = end;
+		return 0;
+	}
+	if (d < 0 && (errno == EINVAL || errno == EOPNOTSUPP)) {
+		s->seek_data = false;
+		*data = pos;
+		*hole = end;
+		return 0;
+	}
+	if (d < 0) {
+		err_msg("%s: cannot find data (SEEK_DATA at %" PRIu64 "): %s",
+			s->path, pos, strerror(errno));
+		return -1;
+	}
+	h = lseek(s->fd, d, SEEK_HOLE);
+	if (h < 0) {
+		err_msg("%s: cannot find a hole (SEEK_HOLE at %" PRIu64 "): %s",
+			s->path, (uint64_t)d, strerror(errno));
+		return -1;
+	}
+	*data = (uint64_t)d < end ? (uint64_t)d : end;
+	*hole = (uint64_t)h < end ? (uint64_t)h : end;
+	return 0;
+}
+
+/*
+ * One extent of copied clusters. A regular file is read only where it
+ * has data (SEEK_DATA/SEEK_HOLE), so work follows the data, not the
+ * virtual size; a block device is read in full and zero-detected.
+ */
+static int copy_extent(struct source *s, struct writer *w, uint64_t unit,
+		       const struct cluster_extent *x, uint8_t *buf)
+{
+	uint64_t first = x->start * s->cluster_bytes / unit;
+	uint64_t last = div_round_up((x->start + x->len) * s->cluster_bytes,
+				     unit);
+	uint64_t nunits = div_round_up(s->size, unit);
+
+	if (last > nunits)
+		last = nunits;
+	while (first < last) {
+		uint64_t data, hole, dfirst, dlast;
+
+		if (!s->seek_data)
+			return copy_units(s, w, unit, first, last, buf);
+		if (next_data(s, first * unit, s->size, &data, &hole))
+			return -1;
+		dfirst = data / unit < last ? data / unit : last;
+		dlast = div_round_up(hole, unit) < last ?
+			div_round_up(hole, unit) : last;
+		if (dlast < dfirst)
+			dlast = dfirst;
+		if (skip_hole(s, w, first, dfirst) ||
+		    copy_units(s, w, unit, dfirst, dlast, buf))
+			return -1;
+		first = dlast;
 	}
 	return 0;
 }
@@ -684,9 +826,17 @@ static int run_export(const struct export_opts *o, struct source *s)
 			"--backing: clusters not copied will read as zeroes\n",
 			o->job, s->je.sync);
 	}
+	s->holes_are_zero = o->backing != NULL;
 	p.size = s->size;
+	if (!raw && s->size % 512)
+		fprintf(stderr, "cowbackup-ctl: %s: note: %" PRIu64 " bytes is "
+			"not a multiple of 512; the image's virtual size is "
+			"rounded up to %" PRIu64 " (the tail reads as zeroes)\n",
+			s->path, s->size, div_round_up(s->size, 512) * 512);
 	p.unit = s->cluster_bytes < max_unit ? s->cluster_bytes : max_unit;
 	p.adapter_type = o->adapter_type ? o->adapter_type : "ide";
+	p.compress = o->compress;
+	p.threads = o->threads;
 	p.stream = o->subformat && !strcmp(o->subformat, "streamOptimized");
 	p.extent_name = basename(name);
 
@@ -704,9 +854,14 @@ static int run_export(const struct export_opts *o, struct source *s)
 	/* The summary must not go into the image. */
 	fprintf(to_stdout ? stderr : stdout,
 		"%s: %s, %" PRIu64 " data and %" PRIu64 " zero clusters of %"
-		PRIu64 " bytes\n", to_stdout ? "-" : o->output, vmdk ?
+		PRIu64 " bytes", to_stdout ? "-" : o->output, vmdk ?
 		(p.stream ? "vmdk streamOptimized" : "vmdk monolithicSparse") :
 		raw ? "raw" : "qcow2", w->data_units, w->zero_units, p.unit);
+	if (p.compress || p.stream)
+		fprintf(to_stdout ? stderr : stdout, "; %" PRIu64 " compressed "
+			"(%s)", w->compressed_units, p.compress ==
+			EXPORT_COMPRESS_ZSTD ? "zstd" : "zlib");
+	fputc('\n', to_stdout ? stderr : stdout);
 	free(tmp);
 	tmp = NULL;
 	ret = 0;

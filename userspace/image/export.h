@@ -13,6 +13,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+enum export_compress {
+	EXPORT_COMPRESS_NONE,
+	EXPORT_COMPRESS_ZLIB,	/* qcow2 compression_type=zlib (deflate) */
+	EXPORT_COMPRESS_ZSTD,	/* qcow2 compression_type=zstd */
+};
+
 struct export_params {
 	uint64_t size;		/* virtual size in bytes */
 	uint64_t unit;		/* bytes per unit: the cluster or grain */
@@ -22,6 +28,8 @@ struct export_params {
 	const char *adapter_type;	/* vmdk */
 	bool stream;		/* vmdk: streamOptimized */
 	const char *extent_name;	/* vmdk: basename of the output */
+	enum export_compress compress;	/* qcow2 */
+	unsigned int threads;	/* compression threads (>= 1) */
 };
 
 struct out_file {
@@ -49,6 +57,7 @@ struct writer {
 	void (*destroy)(struct writer *w);
 	uint64_t data_units;
 	uint64_t zero_units;
+	uint64_t compressed_units;	/* of data_units */
 };
 
 /* Both print one error line and return NULL on bad parameters. */

@@ -10,6 +10,9 @@
  *              so VMware and QEMU can later write anywhere)
  *   overhead   grains, appended as put() hands them over
  *
+ * Each grain table is written to both of its places once put() has moved
+ * past it; tables that map nothing are never written and stay holes.
+ *
  * Zero units become zeroed-grain entries (GTE 1, header flag bit 2).
  *
  * streamOptimized, in stream order:
@@ -19,9 +22,12 @@
  *   the grains of each grain table a GT marker and the GT; then a GD
  *   marker and the GD, a footer marker with a copy of the header that
  *   has the real GD offset, and the end-of-stream marker. QEMU finds the
- *   footer in the last three sectors.
+ *   footer in the last three sectors. Grains are deflated (zlib format,
+ *   libdeflate) by a work pool on worker threads and written back in
+ *   order here.
  *
- * Only the grain tables that map something are held in memory.
+ * Memory is one grain table (the one being filled) and, for streams, the
+ * grain directory, whatever the virtual size.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -31,10 +37,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "image/deflate.h"
+#include "image/compress.h"
 #include "image/export.h"
 #include "image/image.h"
 #include "image/vmdk.h"
+#include "image/workpool.h"
 #include "util.h"
 
 #define GT_SECTORS	4		/* 512 entries of 4 bytes */
@@ -53,10 +60,13 @@ struct vmdk_writer {
 	uint64_t gd_offset;
 	uint64_t overhead;
 	uint64_t next;		/* next free sector */
-	uint32_t **gt;		/* per GT: NULL or VMDK_MAX_GTES entries */
+	uint32_t *gt;		/* the GT being filled: VMDK_MAX_GTES entries */
+	uint64_t cur_gt;	/* which one, or UINT64_MAX */
+	bool gt_used;		/* it maps something */
 	uint32_t *gd;		/* stream: where each written GT went */
-	uint64_t cur_gt;	/* stream: GT being filled, or UINT64_MAX */
-	uint8_t *zbuf;		/* stream: marker + compressed grain */
+	struct codec **codecs;	/* stream: one per thread */
+	unsigned int ncodecs;
+	struct workpool *pool;	/* stream */
 	uint32_t cid;
 	char *desc;
 	size_t desc_len;
@@ -167,19 +177,6 @@ static int write_header_and_descriptor(struct vmdk_writer *v,
 	return ret;
 }
 
-static uint32_t *gt_for(struct vmdk_writer *v, uint64_t index)
-{
-	uint64_t t = index / VMDK_MAX_GTES;
-
-	if (!v->gt[t]) {
-		v->gt[t] = calloc(VMDK_MAX_GTES, sizeof(uint32_t));
-		if (!v->gt[t])
-			err_msg("%s: out of memory for a grain table",
-				v->o->path);
-	}
-	return v->gt[t];
-}
-
 /* GTEs are 32-bit sector numbers: the file cannot grow past 2 TiB. */
 static int check_room(struct vmdk_writer *v, uint64_t sectors)
 {
@@ -202,31 +199,75 @@ static int write_gt_le(struct vmdk_writer *v, const uint32_t *gt,
 	return out_write(v->o, buf, sizeof(buf), sector * VMDK_SECTOR);
 }
 
+static int stream_flush_gt(struct vmdk_writer *v);
+
+/* Write the GT being filled, if it maps anything. */
+static int flush_gt(struct vmdk_writer *v)
+{
+	uint64_t t = v->cur_gt;
+	int ret;
+
+	if (t == UINT64_MAX || !v->gt_used)
+		return 0;
+	if (v->p->stream) {
+		ret = stream_flush_gt(v);
+	} else {
+		ret = write_gt_le(v, v->gt, v->rgd_offset + v->gd_sectors +
+				  t * GT_SECTORS);
+		if (!ret)
+			ret = write_gt_le(v, v->gt, v->gd_offset +
+					  v->gd_sectors + t * GT_SECTORS);
+	}
+	v->gt_used = false;
+	return ret;
+}
+
+/* Make the GT holding unit @index the one being filled. */
+static int advance(struct vmdk_writer *v, uint64_t index)
+{
+	uint64_t t = index / VMDK_MAX_GTES;
+
+	if (v->cur_gt != UINT64_MAX && t < v->cur_gt) {
+		err_msg("%s: internal error: grains out of order", v->o->path);
+		return -1;
+	}
+	if (t == v->cur_gt)
+		return 0;
+	if (flush_gt(v))
+		return -1;
+	memset(v->gt, 0, VMDK_MAX_GTES * sizeof(*v->gt));
+	v->cur_gt = t;
+	return 0;
+}
+
 /*------------------------------------------------------------------------*/
 /* monolithicSparse */
 
 static int sparse_put(struct writer *w, uint64_t index, const uint8_t *data)
 {
 	struct vmdk_writer *v = (struct vmdk_writer *)w;
-	uint32_t *gt = gt_for(v, index);
 
-	if (!gt)
+	if (advance(v, index))
 		return -1;
+	v->gt_used = true;
 	if (!data) {
-		gt[index % VMDK_MAX_GTES] = VMDK_GTE_ZERO;
+		v->gt[index % VMDK_MAX_GTES] = VMDK_GTE_ZERO;
 		w->zero_units++;
 		return 0;
 	}
 	if (check_room(v, v->grain_sectors) ||
 	    out_write(v->o, data, v->p->unit, v->next * VMDK_SECTOR))
 		return -1;
-	gt[index % VMDK_MAX_GTES] = (uint32_t)v->next;
+	v->gt[index % VMDK_MAX_GTES] = (uint32_t)v->next;
 	v->next += v->grain_sectors;
 	w->data_units++;
 	return 0;
 }
 
-/* One directory (redundant or primary) at @gd with its tables after it. */
+/*
+ * One directory (redundant or primary) at @gd; its tables follow it, as
+ * written by flush_gt().
+ */
 static int write_directory(struct vmdk_writer *v, uint64_t gd)
 {
 	uint64_t tables = gd + v->gd_sectors, t;
@@ -242,10 +283,6 @@ static int write_directory(struct vmdk_writer *v, uint64_t gd)
 	ret = out_write(v->o, buf, v->gd_sectors * VMDK_SECTOR,
 			gd * VMDK_SECTOR);
 	free(buf);
-	for (t = 0; t < v->ngts && !ret; t++)
-		if (v->gt[t])
-			ret = write_gt_le(v, v->gt[t],
-					  tables + t * GT_SECTORS);
 	return ret;
 }
 
@@ -253,7 +290,7 @@ static int sparse_finish(struct writer *w)
 {
 	struct vmdk_writer *v = (struct vmdk_writer *)w;
 
-	if (write_directory(v, v->rgd_offset) ||
+	if (flush_gt(v) || write_directory(v, v->rgd_offset) ||
 	    write_directory(v, v->gd_offset) ||
 	    write_header_and_descriptor(v, v->gd_offset))
 		return -1;
@@ -284,63 +321,77 @@ static int write_marker(struct vmdk_writer *v, uint64_t val, uint32_t type)
 
 static int stream_flush_gt(struct vmdk_writer *v)
 {
-	uint64_t t = v->cur_gt;
-
-	if (t == UINT64_MAX || !v->gt[t])
-		return 0;
 	if (write_marker(v, GT_SECTORS, VMDK_MARKER_GT) ||
-	    check_room(v, GT_SECTORS) || write_gt_le(v, v->gt[t], v->next))
+	    check_room(v, GT_SECTORS) || write_gt_le(v, v->gt, v->next))
 		return -1;
-	v->gd[t] = (uint32_t)v->next;
+	v->gd[v->cur_gt] = (uint32_t)v->next;
 	v->next += GT_SECTORS;
-	free(v->gt[t]);
-	v->gt[t] = NULL;
+	return 0;
+}
+
+/* Grain marker room before the compressed data, and sector padding. */
+#define MARKER_BYTES	12
+#define ZBUF_BYTES(unit) (MARKER_BYTES + codec_bound(CODEC_VMDK_ZLIB, \
+				(unit)) + VMDK_SECTOR)
+
+static size_t stream_compress(void *tctx, const uint8_t *in, size_t len,
+			      uint8_t *out, size_t cap)
+{
+	return codec_compress(tctx, in, len, out + MARKER_BYTES,
+			      cap - MARKER_BYTES - VMDK_SECTOR);
+}
+
+/* One grain in order: @z holds its compressed form after the marker. */
+static int stream_place(void *dctx, uint64_t index, const uint8_t *in,
+			size_t len, uint8_t *z, size_t n)
+{
+	struct vmdk_writer *v = dctx;
+	uint64_t sectors;
+
+	(void)in;
+	if (advance(v, index))
+		return -1;
+	if (!len && !v->p->backing) {
+		v->w.zero_units++;	/* unallocated reads as zeroes */
+		return 0;
+	}
+	v->gt_used = true;
+	if (!len) {
+		v->gt[index % VMDK_MAX_GTES] = VMDK_GTE_ZERO;
+		v->w.zero_units++;
+		return 0;
+	}
+	if (!n) {
+		err_msg("%s: internal error: grain %" PRIu64 " did not "
+			"compress", v->o->path, index);
+		return -1;
+	}
+	/* Marker: LBA of the grain, compressed size, then the data. */
+	put_le64(z, index * v->grain_sectors);
+	put_le32(z + 8, (uint32_t)n);
+	sectors = div_round_up(MARKER_BYTES + n, VMDK_SECTOR);
+	memset(z + MARKER_BYTES + n, 0,
+	       sectors * VMDK_SECTOR - MARKER_BYTES - n);
+	if (check_room(v, sectors) ||
+	    out_write(v->o, z, sectors * VMDK_SECTOR, v->next * VMDK_SECTOR))
+		return -1;
+	v->gt[index % VMDK_MAX_GTES] = (uint32_t)v->next;
+	v->next += sectors;
+	v->w.data_units++;
+	v->w.compressed_units++;
 	return 0;
 }
 
 static int stream_put(struct writer *w, uint64_t index, const uint8_t *data)
 {
 	struct vmdk_writer *v = (struct vmdk_writer *)w;
-	uint64_t t = index / VMDK_MAX_GTES, sectors;
-	uint32_t *gt;
-	size_t n;
+	uint8_t *in = workpool_input(v->pool);
 
-	if (v->cur_gt != UINT64_MAX && t < v->cur_gt) {
-		err_msg("%s: internal error: grains out of order", v->o->path);
+	if (!in)
 		return -1;
-	}
-	if (t != v->cur_gt) {
-		if (stream_flush_gt(v))
-			return -1;
-		v->cur_gt = t;
-	}
-	if (!data && !v->p->backing) {
-		w->zero_units++;	/* unallocated reads as zeroes */
-		return 0;
-	}
-	gt = gt_for(v, index);
-	if (!gt)
-		return -1;
-	if (!data) {
-		gt[index % VMDK_MAX_GTES] = VMDK_GTE_ZERO;
-		w->zero_units++;
-		return 0;
-	}
-	/* Marker: LBA of the grain, compressed size, then the data. */
-	memset(v->zbuf, 0, 12);
-	put_le64(v->zbuf, index * v->grain_sectors);
-	n = zlib_compress(data, v->p->unit, v->zbuf + 12);
-	put_le32(v->zbuf + 8, (uint32_t)n);
-	sectors = div_round_up(12 + n, VMDK_SECTOR);
-	memset(v->zbuf + 12 + n, 0, sectors * VMDK_SECTOR - 12 - n);
-	if (check_room(v, sectors) ||
-	    out_write(v->o, v->zbuf, sectors * VMDK_SECTOR,
-		      v->next * VMDK_SECTOR))
-		return -1;
-	gt[index % VMDK_MAX_GTES] = (uint32_t)v->next;
-	v->next += sectors;
-	w->data_units++;
-	return 0;
+	if (data)
+		memcpy(in, data, v->p->unit);
+	return workpool_submit(v->pool, index, data ? v->p->unit : 0);
 }
 
 static int stream_finish(struct writer *w)
@@ -350,7 +401,7 @@ static int stream_finish(struct writer *w)
 	uint64_t gd_at, t;
 	int ret;
 
-	if (stream_flush_gt(v) ||
+	if (workpool_drain(v->pool) || flush_gt(v) ||
 	    write_marker(v, v->gd_sectors, VMDK_MARKER_GD))
 		return -1;
 	buf = calloc(v->gd_sectors, VMDK_SECTOR);
@@ -387,13 +438,14 @@ static int stream_finish(struct writer *w)
 static void vw_destroy(struct writer *w)
 {
 	struct vmdk_writer *v = (struct vmdk_writer *)w;
-	uint64_t t;
+	unsigned int i;
 
-	for (t = 0; v->gt && t < v->ngts; t++)
-		free(v->gt[t]);
+	workpool_free(v->pool);
+	for (i = 0; v->codecs && i < v->ncodecs; i++)
+		codec_free(v->codecs[i]);
+	free(v->codecs);
 	free(v->gt);
 	free(v->gd);
-	free(v->zbuf);
 	free(v->desc);
 	free(v);
 }
@@ -468,14 +520,26 @@ struct writer *vmdk_writer_new(const struct out_file *o,
 	v->w.finish = p->stream ? stream_finish : sparse_finish;
 	if (plan_layout(v))
 		goto fail;
-	v->gt = calloc(v->ngts, sizeof(*v->gt));
+	v->gt = calloc(VMDK_MAX_GTES, sizeof(*v->gt));
 	if (!v->gt)
 		goto oom;
 	if (p->stream) {
+		unsigned int n = p->threads ? p->threads : 1, i;
+
 		v->gd = calloc(v->ngts, sizeof(*v->gd));
-		v->zbuf = malloc(12 + zlib_bound(p->unit) + VMDK_SECTOR);
-		if (!v->gd || !v->zbuf)
+		v->codecs = calloc(n, sizeof(*v->codecs));
+		if (!v->gd || !v->codecs)
 			goto oom;
+		for (i = 0; i < n; i++, v->ncodecs++)
+			if (!(v->codecs[i] = codec_new(CODEC_VMDK_ZLIB,
+						       o->path)))
+				goto fail;
+		v->pool = workpool_new(n, p->unit, ZBUF_BYTES(p->unit),
+				       stream_compress,
+				       (void *const *)v->codecs, stream_place,
+				       v, o->path);
+		if (!v->pool)
+			goto fail;
 	}
 	/*
 	 * To standard output everything goes in order: the header (it
