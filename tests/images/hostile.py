@@ -284,9 +284,11 @@ def vmdk_cases(work):
         "compressAlgorithm", "unknown")
     add("cowd", "VMDK version 3 COWD extent", lambda d: d.__setitem__(
         slice(0, 4), b"COWD"), "header", "COWD")
-    add("cid", "VMDK descriptor with a bad CID",
-        lambda d: d.__setitem__(slice(*re.search(
-            rb"\nCID=([0-9a-f]{8})", bytes(d)).span(1)), b"zzzzzzzz"),
+    def bad_cid(d):
+        # QEMU writes the CID without leading zeros: 1 to 8 digits.
+        a, b = re.search(rb"\nCID=([0-9a-f]+)", bytes(d)).span(1)
+        d[a:b] = b"z" * (b - a)
+    add("cid", "VMDK descriptor with a bad CID", bad_cid,
         "descriptor line 3", "CID")
 
     # The stream footer (our own streamOptimized writer puts the GD at the
