@@ -4,6 +4,7 @@
 #   make deps       install the Debian packages everything needs (root)
 #   make check      host unit/image tests, style checks and guest tests
 #   make demo       back up a live mounted LVM volume inside a guest
+#   make man        build/man/cowbackup-ctl.8 and dm-cowbackup.4 from the rst docs
 #   make install    install the module, cowbackup-ctl and its udev rules
 #                   (DESTDIR, PREFIX, UDEVRULESDIR honoured)
 
@@ -15,7 +16,7 @@ UDEVRULESDIR ?= $(PREFIX)/lib/udev/rules.d
 export KDIR
 
 .PHONY: all module userspace deps check check-host check-vm check-style \
-	demo install clean bench bench-core fuzz sanitize
+	demo install clean bench bench-core fuzz sanitize man
 
 all: module userspace
 
@@ -47,6 +48,15 @@ bench-core:
 
 bench: all
 	tests/bench/run
+
+# Man pages, generated from the rst documents (Documentation/man/*.rst are
+# thin wrappers that include them) by rst2man.
+MANPAGES := build/man/cowbackup-ctl.8 build/man/dm-cowbackup.4
+man: $(MANPAGES)
+build/man/cowbackup-ctl.8: Documentation/cowbackup-ctl.rst
+build/man/dm-cowbackup.4: Documentation/admin-guide/device-mapper/cowbackup.rst
+build/man/%: Documentation/man/%.rst scripts/mkman include/uapi/dm-cowbackup.h
+	scripts/mkman $< $@
 
 fuzz:
 	$(MAKE) -C tests/fuzz run
