@@ -5,18 +5,27 @@
 #   make check      host unit/image tests, style checks and guest tests
 #   make demo       back up a live mounted LVM volume inside a guest
 #   make man        build/man/cowbackup-ctl.8 and dm-cowbackup.4 from the rst docs
-#   make install    install the module, cowbackup-ctl and its udev rules
-#                   (DESTDIR, PREFIX, UDEVRULESDIR honoured)
+#   make install    install the module, cowbackup-ctl, its man pages, bash
+#                   completion and udev rules; make uninstall removes them
+#                   (DESTDIR, PREFIX, SBINDIR, MANDIR, BASHCOMPDIR,
+#                   UDEVRULESDIR honoured; install-ctl: all but the module)
 
 KDIR ?= $(shell scripts/kdir.sh)
 KVER := $(patsubst /lib/modules/%/build,%,$(KDIR))
 PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+# bash-completion searches $XDG_DATA_DIRS (/usr/local/share, /usr/share).
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 # udev reads /usr/local/lib/udev/rules.d too (systemd >= 240).
 UDEVRULESDIR ?= $(PREFIX)/lib/udev/rules.d
+# Where kbuild's modules_install puts an external module.
+INSTALL_MOD_DIR ?= extra
 export KDIR
 
 .PHONY: all module userspace deps check check-host check-vm check-style \
-	demo install clean bench bench-core fuzz sanitize man
+	demo install install-module install-ctl uninstall \
+	uninstall-module uninstall-ctl clean bench bench-core fuzz sanitize man
 
 all: module userspace
 
@@ -64,11 +73,36 @@ fuzz:
 sanitize:
 	$(MAKE) -C tests/unit check-sanitize
 
-install: all
-	$(MAKE) -C $(KDIR) M=$(CURDIR)/kernel modules_install
-	depmod -a $(KVER)
-	install -D -m 0755 userspace/cowbackup-ctl $(DESTDIR)$(PREFIX)/sbin/cowbackup-ctl
+# install: the module (kbuild modules_install; under DESTDIR it skips
+# depmod) and install-ctl: cowbackup-ctl, its man pages, bash completion
+# and udev rules (what the cowbackup-ctl .deb ships, PREFIX=/usr).
+install: install-module install-ctl
+
+install-module: module
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/kernel INSTALL_MOD_PATH=$(DESTDIR) \
+		INSTALL_MOD_DIR=$(INSTALL_MOD_DIR) modules_install
+	@if [ -z "$(DESTDIR)" ]; then echo "  DEPMOD  $(KVER)"; depmod -a $(KVER); fi
+
+install-ctl: userspace man
+	install -D -m 0755 userspace/cowbackup-ctl $(DESTDIR)$(SBINDIR)/cowbackup-ctl
+	install -D -m 0644 build/man/cowbackup-ctl.8 $(DESTDIR)$(MANDIR)/man8/cowbackup-ctl.8
+	install -D -m 0644 build/man/dm-cowbackup.4 $(DESTDIR)$(MANDIR)/man4/dm-cowbackup.4
+	install -D -m 0644 completion/cowbackup-ctl.bash $(DESTDIR)$(BASHCOMPDIR)/cowbackup-ctl
 	install -D -m 0644 udev/60-cowbackup.rules $(DESTDIR)$(UDEVRULESDIR)/60-cowbackup.rules
+	@if [ -z "$(DESTDIR)" ] && command -v udevadm >/dev/null; then udevadm control --reload || true; fi
+
+uninstall: uninstall-module uninstall-ctl
+
+uninstall-module:
+	rm -f $(DESTDIR)/lib/modules/$(KVER)/$(INSTALL_MOD_DIR)/dm-cowbackup.ko
+	@if [ -z "$(DESTDIR)" ]; then echo "  DEPMOD  $(KVER)"; depmod -a $(KVER); fi
+
+uninstall-ctl:
+	rm -f $(DESTDIR)$(SBINDIR)/cowbackup-ctl \
+		$(DESTDIR)$(MANDIR)/man8/cowbackup-ctl.8 \
+		$(DESTDIR)$(MANDIR)/man4/dm-cowbackup.4 \
+		$(DESTDIR)$(BASHCOMPDIR)/cowbackup-ctl \
+		$(DESTDIR)$(UDEVRULESDIR)/60-cowbackup.rules
 	@if [ -z "$(DESTDIR)" ] && command -v udevadm >/dev/null; then udevadm control --reload || true; fi
 
 clean:
