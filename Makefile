@@ -4,6 +4,7 @@
 #   make deps       install the Debian packages everything needs (root)
 #   make check      host unit/image tests, style checks and guest tests
 #   make demo       back up a live mounted LVM volume inside a guest
+#   make deb        Debian packages dm-cowbackup-dkms, cowbackup-ctl in build/deb/
 #   make man        build/man/cowbackup-ctl.8 and dm-cowbackup.4 from the rst docs
 #   make install    install the module, cowbackup-ctl, its man pages, bash
 #                   completion and udev rules; make uninstall removes them
@@ -25,7 +26,7 @@ export KDIR
 
 .PHONY: all module userspace deps check check-host check-vm check-style \
 	demo install install-module install-ctl uninstall \
-	uninstall-module uninstall-ctl clean bench bench-core fuzz sanitize man
+	uninstall-module uninstall-ctl clean bench bench-core fuzz sanitize man deb
 
 all: module userspace
 
@@ -57,6 +58,21 @@ bench-core:
 
 bench: all
 	tests/bench/run
+
+# Debian packages dm-cowbackup-dkms and cowbackup-ctl, built with
+# dpkg-buildpackage in a copy of the tree (build/deb/src/, so nothing is
+# written next to the checkout), then checked by lintian; the .debs are
+# copied to build/deb/.
+deb:
+	rm -rf build/deb
+	mkdir -p build/deb/src/dm-cowbackup
+	git ls-files -co --exclude-standard | while IFS= read -r f; do \
+		[ -e "$$f" ] && printf '%s\0' "$$f"; done | \
+		tar --null -T - -cf - | tar -xf - -C build/deb/src/dm-cowbackup
+	cd build/deb/src/dm-cowbackup && dpkg-buildpackage -us -uc -b
+	cp build/deb/src/*.deb build/deb/
+	lintian --info build/deb/src/*.changes
+	@ls build/deb/*.deb
 
 # Man pages, generated from the rst documents (Documentation/man/*.rst are
 # thin wrappers that include them) by rst2man.
