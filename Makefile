@@ -6,6 +6,7 @@
 #   make demo       back up a live mounted LVM volume inside a guest
 #   make deb        Debian packages dm-cowbackup-dkms, cowbackup-ctl in build/deb/
 #   make man        build/man/cowbackup-ctl.8 and dm-cowbackup.4 from the rst docs
+#   make dkms-src   the module source for DKMS in /usr/src/dm-cowbackup-VERSION
 #   make install    install the module, cowbackup-ctl, its man pages, bash
 #                   completion and udev rules; make uninstall removes them
 #                   (DESTDIR, PREFIX, SBINDIR, MANDIR, BASHCOMPDIR,
@@ -22,11 +23,14 @@ BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 UDEVRULESDIR ?= $(PREFIX)/lib/udev/rules.d
 # Where kbuild's modules_install puts an external module.
 INSTALL_MOD_DIR ?= extra
+VERSION := $(shell awk '/\#define COWBACKUP_VERSION_(MAJOR|MINOR|PATCH)/ { v = v s $$3; s = "." } END { print v }' include/uapi/dm-cowbackup.h)
+# The DKMS source tree (what dm-cowbackup-dkms ships).
+DKMSSRCDIR ?= /usr/src/dm-cowbackup-$(VERSION)
 export KDIR
 
 .PHONY: all module userspace deps check check-host check-vm check-style \
 	demo install install-module install-ctl uninstall \
-	uninstall-module uninstall-ctl clean bench bench-core fuzz sanitize man deb
+	uninstall-module uninstall-ctl clean bench bench-core fuzz sanitize man deb dkms-src
 
 all: module userspace
 
@@ -106,6 +110,15 @@ install-ctl: userspace man
 	install -D -m 0644 completion/cowbackup-ctl.bash $(DESTDIR)$(BASHCOMPDIR)/cowbackup-ctl
 	install -D -m 0644 udev/60-cowbackup.rules $(DESTDIR)$(UDEVRULESDIR)/60-cowbackup.rules
 	@if [ -z "$(DESTDIR)" ] && command -v udevadm >/dev/null; then udevadm control --reload || true; fi
+
+# The module's source for DKMS: dkms.conf, kernel/ and include/uapi/ in
+# /usr/src/dm-cowbackup-VERSION; then 'dkms install dm-cowbackup/VERSION'.
+dkms-src:
+	install -d $(DESTDIR)$(DKMSSRCDIR)/kernel $(DESTDIR)$(DKMSSRCDIR)/include/uapi
+	install -m 0644 dkms.conf $(DESTDIR)$(DKMSSRCDIR)/
+	install -m 0644 kernel/Kbuild $(filter-out %.mod.c,$(wildcard kernel/*.c)) \
+		$(wildcard kernel/*.h) $(DESTDIR)$(DKMSSRCDIR)/kernel/
+	install -m 0644 include/uapi/*.h $(DESTDIR)$(DKMSSRCDIR)/include/uapi/
 
 uninstall: uninstall-module uninstall-ctl
 
