@@ -1,10 +1,12 @@
 # dm-cowbackup top-level build.
 #
 #   make            build kernel/dm-cowbackup.ko and userspace/cowbackup-ctl
-#   make deps       install the Debian packages everything needs (root)
+#   make deps       install the Debian packages everything needs (root);
+#                   make, check*, demo, bench*, fuzz, sanitize and deb run
+#                   it first (quick when all are there; not as root it
+#                   stops and lists the missing ones)
 #   make check      host unit/image tests, style checks and guest tests
 #   make demo       back up a live mounted LVM volume inside a guest
-#   make deb        Debian packages dm-cowbackup-dkms, cowbackup-ctl in build/deb/
 #   make man        build/man/cowbackup-ctl.8 and dm-cowbackup.4 from the rst docs
 #   make dkms-src   the module source for DKMS in /usr/src/dm-cowbackup-VERSION
 #   make install    install the module, cowbackup-ctl, its man pages, bash
@@ -12,8 +14,10 @@
 #                   (DESTDIR, PREFIX, SBINDIR, MANDIR, BASHCOMPDIR,
 #                   UDEVRULESDIR honoured; install-ctl: all but the module)
 
-KDIR ?= $(shell scripts/kdir.sh)
-KVER := $(patsubst /lib/modules/%/build,%,$(KDIR))
+# Recursively expanded (no :=), so that a target run after `deps` sees the
+# headers deps has just installed. Errors show in the module rule.
+KDIR ?= $(shell scripts/kdir.sh 2>/dev/null)
+KVER = $(patsubst /lib/modules/%/build,%,$(KDIR))
 PREFIX ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
@@ -34,7 +38,12 @@ export KDIR
 
 all: module userspace
 
-module:
+# Every entry point that needs Debian packages runs deps first: it is
+# quick when they are all there, installs what is missing as root, and
+# stops with the list of missing packages otherwise. (userspace and man
+# do not: the Debian package build runs them with its Build-Depends.)
+module: deps
+	@test -n "$(KDIR)" || scripts/kdir.sh >/dev/null
 	@test -d "$(KDIR)" || { echo "make: KDIR=$(KDIR) does not exist; install linux-headers-amd64 (make deps)" >&2; exit 1; }
 	@echo "  KDIR    $(KDIR)"
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/kernel W=1 modules
@@ -45,29 +54,29 @@ userspace:
 deps:
 	scripts/deps.sh
 
-check: all
+check: deps all
 	tests/run-all
 
-check-host: userspace
+check-host: deps userspace
 	tests/run-all --host-only
 
-check-vm: all
+check-vm: deps all
 	tests/run-all --vm-only
 
 demo: deps all
 	tests/vm/run --disks 2 --disk-size 1G --exec "$(CURDIR)/scripts/demo.sh"
 
-bench-core:
+bench-core: deps
 	$(MAKE) -C tests/unit bench
 
-bench: all
+bench: deps all
 	tests/bench/run
 
 # Debian packages dm-cowbackup-dkms and cowbackup-ctl, built with
 # dpkg-buildpackage in a copy of the tree (build/deb/src/, so nothing is
 # written next to the checkout), then checked by lintian; the .debs are
 # copied to build/deb/.
-deb:
+deb: deps
 	rm -rf build/deb
 	mkdir -p build/deb/src/dm-cowbackup
 	git ls-files -co --exclude-standard | while IFS= read -r f; do \
@@ -87,10 +96,10 @@ build/man/dm-cowbackup.4: Documentation/admin-guide/device-mapper/cowbackup.rst
 build/man/%: Documentation/man/%.rst scripts/mkman include/uapi/dm-cowbackup.h
 	scripts/mkman $< $@
 
-fuzz:
+fuzz: deps
 	$(MAKE) -C tests/fuzz run
 
-sanitize:
+sanitize: deps
 	$(MAKE) -C tests/unit check-sanitize
 
 # install: the module (kbuild modules_install; under DESTDIR it skips

@@ -8,7 +8,10 @@ linux-image-amd64 linux-headers-amd64 linux-source-6.1
 libdevmapper-dev libblkid-dev
 qemu-system-x86 qemu-utils busybox-static
 dmsetup lvm2 udev fio e2fsprogs util-linux fdisk
-sparse clang libclang-rt-14-dev gnuplot-nox"
+sparse clang libclang-rt-14-dev gnuplot-nox
+libdeflate-dev libzstd-dev
+dkms debhelper dh-dkms dpkg-dev lintian python3-docutils man-db
+bash-completion"
 
 missing=""
 for p in $PKGS; do
