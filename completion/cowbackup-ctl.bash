@@ -1,5 +1,6 @@
 # bash completion for cowbackup-ctl(8)                 -*- shell-script -*-
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash disable=SC2207 # COMPREPLY=($(compgen ...)) is the idiom
 #
 # Commands, their options and option values, LVs as vg/lv (from lvs) for
 # SOURCE and TARGET, and job names (from `cowbackup-ctl list --json`) for
@@ -90,7 +91,7 @@ _cowbackup_ctl()
     export)
         opts='--format --backing --subformat --adapter-type --all --force
             --help'
-        args=export ;;
+        args='export' ;;
     help) return ;;
     *) return ;;
     esac

@@ -89,6 +89,7 @@ check "dpkg -i dm-cowbackup-dkms cowbackup-ctl" \
 	in_root dpkg -i /root/debs/"$(basename "${dkms_deb[0]}")" /root/debs/"$(basename "${ctl_deb[0]}")"
 T1=$(date +%s)
 diag "dpkg -i (DKMS build and install included) took $((T1 - T0)) s; its output:"
+# shellcheck disable=SC2154 # _t_tmp is lib.sh's
 sed 's/^/#   /' "$_t_tmp/check.out" | tail -n 40
 check_eq "both packages are installed" "install ok installed install ok installed" \
 	"$(in_root dpkg-query -W -f='${Status} ' dm-cowbackup-dkms cowbackup-ctl | sed 's/ $//')"
