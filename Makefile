@@ -1,25 +1,50 @@
 # dm-cowbackup top-level build.
 #
 #   make            build kernel/dm-cowbackup.ko and userspace/cowbackup-ctl
-#   make deps       install the Debian packages everything needs (root)
+#   make deps       install the Debian packages everything needs (root);
+#                   make, check*, demo, bench*, fuzz, sanitize and deb run
+#                   it first (quick when all are there; not as root it
+#                   stops and lists the missing ones)
 #   make check      host unit/image tests, style checks and guest tests
 #   make demo       back up a live mounted LVM volume inside a guest
-#   make install    install the module, cowbackup-ctl and its udev rules
-#                   (DESTDIR, PREFIX, UDEVRULESDIR honoured)
+#   make man        build/man/cowbackup-ctl.8 and dm-cowbackup.4 from the rst docs
+#   make dkms-src   the module source for DKMS in /usr/src/dm-cowbackup-VERSION
+#   make install    install the module, cowbackup-ctl, its man pages, bash
+#                   completion and udev rules; make uninstall removes them
+#                   (DESTDIR, PREFIX, SBINDIR, MANDIR, BASHCOMPDIR,
+#                   UDEVRULESDIR honoured; install-ctl: all but the module)
 
-KDIR ?= $(shell scripts/kdir.sh)
-KVER := $(patsubst /lib/modules/%/build,%,$(KDIR))
+# Recursively expanded (no :=), so that a target run after `deps` sees the
+# headers deps has just installed. Errors show in the module rule.
+KDIR ?= $(shell scripts/kdir.sh 2>/dev/null)
+KVER = $(patsubst /lib/modules/%/build,%,$(KDIR))
 PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+# bash-completion searches $XDG_DATA_DIRS (/usr/local/share, /usr/share).
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 # udev reads /usr/local/lib/udev/rules.d too (systemd >= 240).
 UDEVRULESDIR ?= $(PREFIX)/lib/udev/rules.d
+# Where kbuild's modules_install puts an external module.
+INSTALL_MOD_DIR ?= extra
+VERSION := $(shell awk '/\#define COWBACKUP_VERSION_(MAJOR|MINOR|PATCH)/ { v = v s $$3; s = "." } END { print v }' include/uapi/dm-cowbackup.h)
+# The DKMS source tree (what dm-cowbackup-dkms ships).
+DKMSSRCDIR ?= /usr/src/dm-cowbackup-$(VERSION)
 export KDIR
 
 .PHONY: all module userspace deps check check-host check-vm check-style \
-	demo install clean bench bench-remote bench-core fuzz sanitize
+	demo install install-module install-ctl uninstall \
+	uninstall-module uninstall-ctl clean bench bench-remote bench-core \
+	fuzz sanitize man deb dkms-src
 
 all: module userspace
 
-module:
+# Every entry point that needs Debian packages runs deps first: it is
+# quick when they are all there, installs what is missing as root, and
+# stops with the list of missing packages otherwise. (userspace and man
+# do not: the Debian package build runs them with its Build-Depends.)
+module: deps
+	@test -n "$(KDIR)" || scripts/kdir.sh >/dev/null
 	@test -d "$(KDIR)" || { echo "make: KDIR=$(KDIR) does not exist; install linux-headers-amd64 (make deps)" >&2; exit 1; }
 	@echo "  KDIR    $(KDIR)"
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/kernel W=1 modules
@@ -30,39 +55,97 @@ userspace:
 deps:
 	scripts/deps.sh
 
-check: all
+check: deps all
 	tests/run-all
 
-check-host: userspace
+check-host: deps userspace
 	tests/run-all --host-only
 
-check-vm: all
+check-vm: deps all
 	tests/run-all --vm-only
 
 demo: deps all
 	tests/vm/run --disks 2 --disk-size 1G --exec "$(CURDIR)/scripts/demo.sh"
 
-bench-core:
+bench-core: deps
 	$(MAKE) -C tests/unit bench
 
-bench: all
+bench: deps all
 	tests/bench/run
 
 # First writes and copy speed with a local, a delayed and an NBD target.
 bench-remote: all
 	tests/vm/run --timeout 900 --exec "$(CURDIR)/tests/bench/remote-targets.sh"
 
-fuzz:
+# Debian packages dm-cowbackup-dkms and cowbackup-ctl, built with
+# dpkg-buildpackage in a copy of the tree (build/deb/src/, so nothing is
+# written next to the checkout), then checked by lintian; the .debs are
+# copied to build/deb/.
+deb: deps
+	rm -rf build/deb
+	mkdir -p build/deb/src/dm-cowbackup
+	git ls-files -co --exclude-standard | while IFS= read -r f; do \
+		[ -e "$$f" ] && printf '%s\0' "$$f"; done | \
+		tar --null -T - -cf - | tar -xf - -C build/deb/src/dm-cowbackup
+	cd build/deb/src/dm-cowbackup && dpkg-buildpackage -us -uc -b
+	cp build/deb/src/*.deb build/deb/
+	lintian --info build/deb/src/*.changes
+	@ls build/deb/*.deb
+
+# Man pages, generated from the rst documents (Documentation/man/*.rst are
+# thin wrappers that include them) by rst2man.
+MANPAGES := build/man/cowbackup-ctl.8 build/man/dm-cowbackup.4
+man: $(MANPAGES)
+build/man/cowbackup-ctl.8: Documentation/cowbackup-ctl.rst
+build/man/dm-cowbackup.4: Documentation/admin-guide/device-mapper/cowbackup.rst
+build/man/%: Documentation/man/%.rst scripts/mkman include/uapi/dm-cowbackup.h
+	scripts/mkman $< $@
+
+fuzz: deps
 	$(MAKE) -C tests/fuzz run
 
-sanitize:
+sanitize: deps
 	$(MAKE) -C tests/unit check-sanitize
 
-install: all
-	$(MAKE) -C $(KDIR) M=$(CURDIR)/kernel modules_install
-	depmod -a $(KVER)
-	install -D -m 0755 userspace/cowbackup-ctl $(DESTDIR)$(PREFIX)/sbin/cowbackup-ctl
+# install: the module (kbuild modules_install; under DESTDIR it skips
+# depmod) and install-ctl: cowbackup-ctl, its man pages, bash completion
+# and udev rules (what the cowbackup-ctl .deb ships, PREFIX=/usr).
+install: install-module install-ctl
+
+install-module: module
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/kernel INSTALL_MOD_PATH=$(DESTDIR) \
+		INSTALL_MOD_DIR=$(INSTALL_MOD_DIR) modules_install
+	@if [ -z "$(DESTDIR)" ]; then echo "  DEPMOD  $(KVER)"; depmod -a $(KVER); fi
+
+install-ctl: userspace man
+	install -D -m 0755 userspace/cowbackup-ctl $(DESTDIR)$(SBINDIR)/cowbackup-ctl
+	install -D -m 0644 build/man/cowbackup-ctl.8 $(DESTDIR)$(MANDIR)/man8/cowbackup-ctl.8
+	install -D -m 0644 build/man/dm-cowbackup.4 $(DESTDIR)$(MANDIR)/man4/dm-cowbackup.4
+	install -D -m 0644 completion/cowbackup-ctl.bash $(DESTDIR)$(BASHCOMPDIR)/cowbackup-ctl
 	install -D -m 0644 udev/60-cowbackup.rules $(DESTDIR)$(UDEVRULESDIR)/60-cowbackup.rules
+	@if [ -z "$(DESTDIR)" ] && command -v udevadm >/dev/null; then udevadm control --reload || true; fi
+
+# The module's source for DKMS: dkms.conf, kernel/ and include/uapi/ in
+# /usr/src/dm-cowbackup-VERSION; then 'dkms install dm-cowbackup/VERSION'.
+dkms-src:
+	install -d $(DESTDIR)$(DKMSSRCDIR)/kernel $(DESTDIR)$(DKMSSRCDIR)/include/uapi
+	install -m 0644 dkms.conf $(DESTDIR)$(DKMSSRCDIR)/
+	install -m 0644 kernel/Kbuild $(filter-out %.mod.c,$(wildcard kernel/*.c)) \
+		$(wildcard kernel/*.h) $(DESTDIR)$(DKMSSRCDIR)/kernel/
+	install -m 0644 include/uapi/*.h $(DESTDIR)$(DKMSSRCDIR)/include/uapi/
+
+uninstall: uninstall-module uninstall-ctl
+
+uninstall-module:
+	rm -f $(DESTDIR)/lib/modules/$(KVER)/$(INSTALL_MOD_DIR)/dm-cowbackup.ko
+	@if [ -z "$(DESTDIR)" ]; then echo "  DEPMOD  $(KVER)"; depmod -a $(KVER); fi
+
+uninstall-ctl:
+	rm -f $(DESTDIR)$(SBINDIR)/cowbackup-ctl \
+		$(DESTDIR)$(MANDIR)/man8/cowbackup-ctl.8 \
+		$(DESTDIR)$(MANDIR)/man4/dm-cowbackup.4 \
+		$(DESTDIR)$(BASHCOMPDIR)/cowbackup-ctl \
+		$(DESTDIR)$(UDEVRULESDIR)/60-cowbackup.rules
 	@if [ -z "$(DESTDIR)" ] && command -v udevadm >/dev/null; then udevadm control --reload || true; fi
 
 clean:

@@ -8,7 +8,9 @@ linux-image-amd64 linux-headers-amd64 linux-source-6.1
 libdevmapper-dev libblkid-dev libdeflate-dev libzstd-dev zlib1g-dev
 qemu-system-x86 qemu-utils busybox-static nbd-client
 dmsetup lvm2 udev fio e2fsprogs util-linux fdisk openssl
-sparse clang libclang-rt-14-dev gnuplot-nox"
+sparse clang libclang-rt-14-dev gnuplot-nox
+dkms debhelper dh-dkms dpkg-dev lintian python3-docutils man-db
+bash-completion"
 
 missing=""
 for p in $PKGS; do
