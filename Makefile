@@ -6,6 +6,7 @@
 #                   it first (quick when all are there; not as root it
 #                   stops and lists the missing ones)
 #   make check      host unit/image tests, style checks and guest tests
+#   make check-pkg  the Debian packages installed in a guest (DKMS; slow)
 #   make demo       back up a live mounted LVM volume inside a guest
 #   make man        build/man/cowbackup-ctl.8 and dm-cowbackup.4 from the rst docs
 #   make dkms-src   the module source for DKMS in /usr/src/dm-cowbackup-VERSION
@@ -32,7 +33,7 @@ VERSION := $(shell awk '/\#define COWBACKUP_VERSION_(MAJOR|MINOR|PATCH)/ { v = v
 DKMSSRCDIR ?= /usr/src/dm-cowbackup-$(VERSION)
 export KDIR
 
-.PHONY: all module userspace deps check check-host check-vm check-style \
+.PHONY: all module userspace deps check check-host check-vm check-pkg check-style \
 	demo install install-module install-ctl uninstall \
 	uninstall-module uninstall-ctl clean bench bench-remote bench-core \
 	fuzz sanitize man deb dkms-src
@@ -63,6 +64,12 @@ check-host: deps userspace
 
 check-vm: deps all
 	tests/run-all --vm-only
+
+# The .debs installed in a guest, DKMS building the module there: about
+# 20 min under TCG, so not part of check.
+check-pkg: deps all
+	tests/install/deb
+	tests/vm/run pkg-install
 
 demo: deps all
 	tests/vm/run --disks 2 --disk-size 1G --exec "$(CURDIR)/scripts/demo.sh"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # The Debian packages, installed the way a user would: `dpkg -i` of
 # dm-cowbackup-dkms and cowbackup-ctl (built on the host by `make deb`,
-# which tests/run-all runs first) in a writable copy of this guest's root,
+# which `make check-pkg` runs first) in a writable copy of this guest's root,
 # DKMS builds the module there against the installed 6.1 headers,
 # `modprobe dm-cowbackup` loads the DKMS-built module, and the installed
 # /usr/sbin/cowbackup-ctl backs up a mounted, busy LV; the backup's files
