@@ -66,10 +66,17 @@ _cowbackup_ctl()
     --adapter-type)
         COMPREPLY=($(compgen -W 'ide buslogic lsilogic legacyESX' -- "$cur"))
         return ;;
+    --compress)
+        COMPREPLY=($(compgen -W 'zlib zstd' -- "$cur"))
+        return ;;
     --top-map | --backing)
         _filedir
         return ;;
-    -c | --cluster-size | --speed | --max-workers | --interval)
+    --export-tls)
+        _filedir -d
+        return ;;
+    -c | --cluster-size | --speed | --max-workers | --interval | --threads | \
+        --export)
         return ;;
     esac
 
@@ -78,19 +85,20 @@ _cowbackup_ctl()
         --help'
     local opts='--help' args=''
     case $cmd in
-    backup) opts="$start_opts --interval --quiet" args=lv ;;
-    start) opts="$start_opts --paused --snapshot" args=lv ;;
+    backup) opts="$start_opts --interval --new-uuid --quiet" args=lv ;;
+    start) opts="$start_opts --paused --snapshot --export --export-tls"
+        args=lv ;;
     status) opts='--json --help' args=job ;;
     list) opts='--json --help' ;;
     wait) opts='--interval --quiet --help' args=job ;;
     pause | resume | cancel | set-speed) args=job ;;
-    finish) opts='--force --help' args=job ;;
+    finish) opts='--force --new-uuid --help' args=job ;;
     recover) opts='--dry-run --help' ;;
     info) opts='--json --force --help' args=file ;;
     map) opts='--json --help' args=file ;;
     export)
-        opts='--format --backing --subformat --adapter-type --all --force
-            --help'
+        opts='--format --backing --subformat --adapter-type --compress
+            --threads --all --force --help'
         args='export' ;;
     help) return ;;
     *) return ;;
