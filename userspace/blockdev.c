@@ -10,6 +10,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "devuuid.h"
 #include "util.h"
 
 int sysfs_read_str(uint32_t major, uint32_t minor, const char *attr,
@@ -182,7 +183,9 @@ bool lvm_internal_device(const struct blockdev *bd, char *why, size_t len)
 	char vg[DMNAME_MAX];
 	size_t i;
 
-	if (!bd->is_dm || strncmp(bd->dm_uuid, "LVM-", 4))
+	/* Ours carry "LVM-" UUIDs too (devuuid.h): refused as ours. */
+	if (!bd->is_dm || strncmp(bd->dm_uuid, "LVM-", 4) ||
+	    devuuid_parse(bd->dm_uuid, NULL) != ROLE_NONE)
 		return false;
 	if (lvm_vg_of_dm_name(bd->dm_name, vg, sizeof(vg)))
 		goto check_layer;
