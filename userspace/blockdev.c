@@ -17,21 +17,14 @@ int sysfs_read_str(uint32_t major, uint32_t minor, const char *attr,
 		   char *buf, size_t len)
 {
 	char path[128];
-	FILE *f;
 	size_t n;
 
 	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/%s", major, minor,
 		 attr);
-	f = fopen(path, "re");
-	if (!f)
+	if (read_first_line(path, buf, len))
 		return -1;
-	if (!fgets(buf, (int)len, f)) {
-		fclose(f);
-		return -1;
-	}
-	fclose(f);
 	n = strlen(buf);
-	while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+	while (n && buf[n - 1] == ' ')
 		buf[--n] = '\0';
 	return 0;
 }

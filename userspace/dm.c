@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util.h"
+
 static char last_error[512];
 static int last_errno;
 static bool log_verbose;
@@ -548,8 +550,7 @@ int dm_udev_hide(uint32_t major, uint32_t minor, const char *job)
 	int fd, r = 0;
 
 	snprintf(path, sizeof(path), "%s/%u:%u", DM_HIDE_DIR, major, minor);
-	if ((mkdir("/run/cowbackup", 0755) && errno != EEXIST) ||
-	    (mkdir(DM_HIDE_DIR, 0755) && errno != EEXIST))
+	if (make_run_dir(DM_HIDE_DIR, 0755))
 		return -1;
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)

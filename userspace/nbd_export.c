@@ -22,22 +22,6 @@ static void paths(const char *job, char *pid, char *uri, size_t len)
 	snprintf(uri, len, "%s/%s.uri", EXPORT_DIR, job);
 }
 
-/* First line of @path into @buf; -1 when there is none. */
-static int read_line(const char *path, char *buf, size_t len)
-{
-	FILE *f = fopen(path, "re");
-	int r = -1;
-
-	if (!f)
-		return -1;
-	if (fgets(buf, (int)len, f)) {
-		buf[strcspn(buf, "\n")] = '\0';
-		r = 0;
-	}
-	fclose(f);
-	return r;
-}
-
 /* The qemu-nbd serving job @job, or 0 (a stale pid file is no server). */
 static pid_t server_pid(const char *job)
 {
@@ -46,13 +30,13 @@ static pid_t server_pid(const char *job)
 	long v;
 
 	paths(job, pidf, urif, sizeof(pidf));
-	if (read_line(pidf, line, sizeof(line)))
+	if (read_first_line(pidf, line, sizeof(line)))
 		return 0;
 	v = strtol(line, NULL, 10);
 	if (v <= 1 || v > 1 << 22)
 		return 0;
 	snprintf(proc, sizeof(proc), "/proc/%ld/comm", v);
-	if (read_line(proc, comm, sizeof(comm)) || strcmp(comm, "qemu-nbd"))
+	if (read_first_line(proc, comm, sizeof(comm)) || strcmp(comm, "qemu-nbd"))
 		return 0;
 	return (pid_t)v;
 }
@@ -62,7 +46,7 @@ bool nbd_export_get(const char *job, char *uri, size_t len)
 	char pidf[PATH_MAX], urif[PATH_MAX];
 
 	paths(job, pidf, urif, sizeof(pidf));
-	return server_pid(job) && !read_line(urif, uri, len);
+	return server_pid(job) && !read_first_line(urif, uri, len);
 }
 
 int nbd_export_start(const char *job, const char *view,
@@ -76,8 +60,7 @@ int nbd_export_start(const char *job, const char *view,
 	int n = 0, rc;
 	FILE *f;
 
-	if ((mkdir("/run/cowbackup", 0755) && errno != EEXIST) ||
-	    (mkdir(EXPORT_DIR, 0700) && errno != EEXIST)) {
+	if (make_run_dir(EXPORT_DIR, 0700)) {
 		err_msg("%s: cannot create %s: %s", job, EXPORT_DIR,
 			strerror(errno));
 		return -1;

@@ -107,8 +107,7 @@ int nbd_target_record(const char *job, const char *dev, const char *uri)
 	char path[PATH_MAX];
 	FILE *f;
 
-	if ((mkdir("/run/cowbackup", 0755) && errno != EEXIST) ||
-	    (mkdir(NBD_TARGET_DIR, 0700) && errno != EEXIST))
+	if (make_run_dir(NBD_TARGET_DIR, 0700))
 		return -1;
 	snprintf(path, sizeof(path), "%s/%s", NBD_TARGET_DIR, job);
 	f = fopen(path, "we");
@@ -123,18 +122,10 @@ static int recorded(const char *job, char *dev, size_t dlen, char *uri,
 		    size_t ulen)
 {
 	char path[PATH_MAX], line[PATH_MAX + 400], *sp;
-	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/%s", NBD_TARGET_DIR, job);
-	f = fopen(path, "re");
-	if (!f)
+	if (read_first_line(path, line, sizeof(line)))
 		return -1;
-	if (!fgets(line, sizeof(line), f)) {
-		fclose(f);
-		return -1;
-	}
-	fclose(f);
-	line[strcspn(line, "\n")] = '\0';
 	sp = strchr(line, ' ');
 	if (!sp || strncmp(line, "/dev/nbd", 8) ||
 	    (size_t)(sp - line) >= dlen || strlen(sp + 1) >= ulen)

@@ -68,16 +68,10 @@ static void holder_attr(const char *dir, const char *holder, const char *key,
 			char *buf, size_t size)
 {
 	char attr[512];
-	FILE *f;
 
-	buf[0] = '\0';
 	snprintf(attr, sizeof(attr), "%s/%s/dm/%s", dir, holder, key);
-	f = fopen(attr, "re");
-	if (!f)
-		return;
-	if (fgets(buf, (int)size, f))
-		buf[strcspn(buf, "\n")] = '\0';
-	fclose(f);
+	if (read_first_line(attr, buf, size))
+		buf[0] = '\0';
 }
 
 /*

@@ -133,13 +133,8 @@ static bool find_holders(uint32_t major, uint32_t minor, char *buf,
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(attr, sizeof(attr), "%s/%s/dm/name", dir, de->d_name);
-		FILE *f = fopen(attr, "re");
-
-		if (f) {
-			if (fgets(name, sizeof(name), f))
-				name[strcspn(name, "\n")] = '\0';
-			fclose(f);
-		}
+		if (read_first_line(attr, name, sizeof(name)))
+			name[0] = '\0';
 		n = snprintf(buf + pos, len - pos, "%s%s", pos ? ", " : "",
 			     name[0] ? name : de->d_name);
 		if (n < 0 || (size_t)n >= len - pos)
@@ -167,33 +162,26 @@ static bool partition_busy(const struct blockdev *tgt, char *what,
 	while (!busy && (de = readdir(d))) {
 		char attr[512], dev[32];
 		uint32_t ma, mi;
-		FILE *f;
 
 		if (strncmp(de->d_name, tgt->kname, strlen(tgt->kname)))
 			continue;
 		snprintf(attr, sizeof(attr), "%s/%s/dev", dir, de->d_name);
-		f = fopen(attr, "re");
-		if (!f)
-			continue;
-		if (fgets(dev, sizeof(dev), f)) {
-			dev[strcspn(dev, "\n")] = '\0';
-			if (parse_devno(dev, &ma, &mi)) {
-				/* not a partition */
-			} else if (find_mount(ma, mi, where, sizeof(where))) {
-				snprintf(what, len, "partition %.64s is mounted on %.1024s",
-					 de->d_name, where);
-				busy = true;
-			} else if (find_swap(ma, mi)) {
-				snprintf(what, len, "partition %.64s is in use as swap",
-					 de->d_name);
-				busy = true;
-			} else if (find_holders(ma, mi, where, sizeof(where))) {
-				snprintf(what, len, "partition %.64s is in use by %.1024s",
-					 de->d_name, where);
-				busy = true;
-			}
+		if (read_first_line(attr, dev, sizeof(dev)) ||
+		    parse_devno(dev, &ma, &mi))
+			continue;	/* not a partition */
+		if (find_mount(ma, mi, where, sizeof(where))) {
+			snprintf(what, len, "partition %.64s is mounted on %.1024s",
+				 de->d_name, where);
+			busy = true;
+		} else if (find_swap(ma, mi)) {
+			snprintf(what, len, "partition %.64s is in use as swap",
+				 de->d_name);
+			busy = true;
+		} else if (find_holders(ma, mi, where, sizeof(where))) {
+			snprintf(what, len, "partition %.64s is in use by %.1024s",
+				 de->d_name, where);
+			busy = true;
 		}
-		fclose(f);
 	}
 	closedir(d);
 	return busy;

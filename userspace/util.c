@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -326,4 +327,27 @@ int run_program(char *const argv[], bool with_stderr, char *out, size_t len)
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return WEXITSTATUS(status);
+}
+
+int read_first_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "re");
+	int r = -1;
+
+	if (!f)
+		return -1;
+	if (fgets(buf, (int)len, f)) {
+		buf[strcspn(buf, "\n")] = '\0';
+		r = 0;
+	}
+	fclose(f);
+	return r;
+}
+
+int make_run_dir(const char *dir, unsigned int mode)
+{
+	if ((mkdir("/run/cowbackup", 0755) && errno != EEXIST) ||
+	    (mkdir(dir, (mode_t)mode) && errno != EEXIST))
+		return -1;
+	return 0;
 }

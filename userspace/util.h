@@ -75,4 +75,16 @@ const char *format_rate_long(uint64_t rate, char *buf, size_t len);
  */
 int run_program(char *const argv[], bool with_stderr, char *out, size_t len);
 
+/*
+ * The first line of file @path, without its newline, in @buf. 0, or -1
+ * when the file cannot be opened or is empty.
+ */
+int read_first_line(const char *path, char *buf, size_t len);
+
+/*
+ * Make /run/cowbackup and @dir (a directory under it) with mode @mode;
+ * existing ones are fine. 0, or -1 with errno set.
+ */
+int make_run_dir(const char *dir, unsigned int mode);
+
 #endif /* COWBACKUP_UTIL_H */
