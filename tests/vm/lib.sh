@@ -228,6 +228,37 @@ start_writer() {
 	WRITER_PID=$!
 }
 
+# start_live_writer MNT NFILES NLIVE: a busy filesystem on MNT. Rewrites
+# 64 KiB inside MNT/data/f0..f<NFILES-1> (files of the point in time, whose
+# old data must be copied out first) and writes MNT/live/w0..w<NLIVE-1>,
+# each with fsync; MNT/live/counter proves it stays writable. Its process
+# group id is left in WRITER_PID.
+start_live_writer() {
+	WRITER_MNT=$1 WRITER_NFILES=$2 WRITER_NLIVE=$3 setsid bash -c '
+		i=0
+		while :; do
+			i=$((i + 1))
+			dd if=/dev/urandom of="$WRITER_MNT/data/f$((i % WRITER_NFILES))" \
+				bs=4K count=16 seek=$((i * 7 % 200)) \
+				conv=notrunc,fsync status=none
+			dd if=/dev/urandom of="$WRITER_MNT/live/w$((i % WRITER_NLIVE))" \
+				bs=64K count=8 conv=fsync status=none
+			echo $i >"$WRITER_MNT/live/counter"
+		done' &
+	WRITER_PID=$!
+}
+
+# pit_checksums MNT FILE: the point in time of the files MNT/data/f*: the
+# writer stopped (it stays stopped), the filesystem flushed (a freeze and
+# thaw), every file's sha256 into FILE.
+pit_checksums() {
+	kill -STOP -- -"$WRITER_PID" &&
+		sleep 0.5 &&
+		fsfreeze -f "$1" &&
+		(cd "$1/data" && sha256sum f*) >"$2" &&
+		fsfreeze -u "$1"
+}
+
 # cleanup_dm: remove every dm device (for traps; ignores errors).
 cleanup_dm() {
 	dmsetup remove_all --force >/dev/null 2>&1

@@ -38,8 +38,8 @@ export -f in_root
 export R
 
 cleanup() {
-	[ -n "${WPID:-}" ] && kill -CONT -- -"$WPID" 2>/dev/null
-	[ -n "${WPID:-}" ] && kill -- -"$WPID" 2>/dev/null
+	[ -n "${WRITER_PID:-}" ] && kill -CONT -- -"$WRITER_PID" 2>/dev/null
+	[ -n "${WRITER_PID:-}" ] && kill -- -"$WRITER_PID" 2>/dev/null
 	umount "$BAKMNT" "$MNT" 2>/dev/null
 	[ -x "$R/usr/sbin/cowbackup-ctl" ] && in_root cowbackup-ctl recover >/dev/null 2>&1
 	vgchange -an vg0 >/dev/null 2>&1
@@ -137,30 +137,12 @@ done
 sync
 ORIG_TABLE=$(dmsetup table vg0-data)
 
-writer() {
-	local i=0
-	while :; do
-		i=$((i + 1))
-		dd if=/dev/urandom of="$MNT/data/f$((i % 20))" bs=4K count=16 \
-			seek=$((i * 7 % 200)) conv=notrunc,fsync status=none
-		dd if=/dev/urandom of="$MNT/live/w$((i % 8))" bs=64K count=4 \
-			conv=fsync status=none
-		echo $i >"$MNT/live/counter"
-	done
-}
-export -f writer
-export MNT
-setsid bash -c writer &
-WPID=$!
+start_live_writer "$MNT" 20 8
 sleep 2
 
 # The point in time: writer stopped, filesystem frozen (flushed), every
 # file checksummed, thawed; the backup's suspend comes next.
-kill -STOP -- -"$WPID"
-sleep 0.5
-fsfreeze -f "$MNT" || bail "fsfreeze -f failed"
-(cd "$MNT/data" && sha256sum f*) >/tmp/cb-pit.sha256
-fsfreeze -u "$MNT"
+pit_checksums "$MNT" /tmp/cb-pit.sha256 || bail "cannot checksum the point in time"
 
 T0=$(date +%s)
 in_root cowbackup-ctl backup vg0/data vg0/bak --speed 16M --interval 2 >"$LOG" 2>&1 &
@@ -174,7 +156,7 @@ until in_root cowbackup-ctl status vg0-data --json 2>/dev/null | grep -q '"detac
 done
 check "the installed tool put the job under the mounted LV" \
 	bash -c "in_root cowbackup-ctl status vg0-data --json | grep -q '\"detached\": false'"
-kill -CONT -- -"$WPID"
+kill -CONT -- -"$WRITER_PID"
 C0=$(cat "$MNT/live/counter" 2>/dev/null || echo 0)
 wait $BPID
 RC=$?
@@ -186,8 +168,8 @@ C1=$(cat "$MNT/live/counter")
 check "the filesystem took writes during the backup ($C0 -> $C1)" test "$C1" -gt "$C0"
 check_eq "the LV's table is the original again" "$ORIG_TABLE" "$(dmsetup table vg0-data)"
 check_eq "no cowbackup devices are left" "" "$(dmsetup ls | grep cowbackup || true)"
-kill -- -"$WPID"
-WPID=
+kill -- -"$WRITER_PID"
+WRITER_PID=
 
 check "fsck -n of the backup is clean" fsck.ext4 -fn /dev/vg0/bak
 check "the backup mounts read-only" mount -o ro,noload /dev/vg0/bak "$BAKMNT"

@@ -21,8 +21,8 @@ LOG=/tmp/cb-backup.log
 read -r -a D <<<"$COWBACKUP_DISKS"
 
 cleanup() {
-	[ -n "${WPID:-}" ] && kill -CONT -- -"$WPID" 2>/dev/null
-	[ -n "${WPID:-}" ] && kill -- -"$WPID" 2>/dev/null
+	[ -n "${WRITER_PID:-}" ] && kill -CONT -- -"$WRITER_PID" 2>/dev/null
+	[ -n "${WRITER_PID:-}" ] && kill -- -"$WRITER_PID" 2>/dev/null
 	[ -n "${MPID:-}" ] && kill "$MPID" 2>/dev/null
 	umount "$BAKMNT" "$MNT" 2>/dev/null
 	"$CTL" recover >/dev/null 2>&1
@@ -51,21 +51,7 @@ check_eq "source LV has two linear segments" 2 "$(dmsetup table vg0-data | grep 
 # The writer: rewrites parts of the files that exist at the point in time
 # (so their old data must be copied out first) and writes new files, each
 # with fsync; a counter proves the filesystem stays writable.
-writer() {
-	local i=0
-	while :; do
-		i=$((i + 1))
-		dd if=/dev/urandom of="$MNT/data/f$((i % 30))" bs=4K count=16 \
-			seek=$((i * 7 % 200)) conv=notrunc,fsync status=none
-		dd if=/dev/urandom of="$MNT/live/w$((i % 16))" bs=64K count=8 \
-			conv=fsync status=none
-		echo $i >"$MNT/live/counter"
-	done
-}
-export -f writer
-export MNT
-setsid bash -c writer &
-WPID=$!
+start_live_writer "$MNT" 30 16
 sleep 2
 
 # Mount watchdog: records any moment the filesystem is not mounted.
@@ -74,11 +60,7 @@ sleep 2
 MPID=$!
 
 # The point in time, exactly.
-kill -STOP -- -"$WPID"
-sleep 0.5
-fsfreeze -f "$MNT" || bail "fsfreeze -f failed"
-(cd "$MNT/data" && sha256sum f*) >/tmp/cb-pit.sha256
-fsfreeze -u "$MNT"
+pit_checksums "$MNT" /tmp/cb-pit.sha256 || bail "cannot checksum the point in time"
 diag "checksummed $(wc -l </tmp/cb-pit.sha256) files at the point in time"
 
 "$CTL" backup vg0/data vg0/bak --speed 16M --interval 2 >"$LOG" 2>&1 &
@@ -93,7 +75,7 @@ until "$CTL" status vg0-data --json 2>/dev/null | grep -q '"detached": false'; d
 done
 check "the job is live under the mounted LV" \
 	bash -c "$CTL status vg0-data --json | grep -q '\"detached\": false'"
-kill -CONT -- -"$WPID"
+kill -CONT -- -"$WRITER_PID"
 C0=$(cat "$MNT/live/counter" 2>/dev/null || echo 0)
 
 # While the job runs: LVM sees the LV's own linear segments.
@@ -124,8 +106,8 @@ check "lvs works after the backup" bash -c "lvs vg0/data 2>&1 | grep -q data && 
 check "the live filesystem still takes writes" \
 	bash -c "echo after >$MNT/live/after && sync && grep -q after $MNT/live/after"
 
-kill -- -"$WPID"
-WPID=
+kill -- -"$WRITER_PID"
+WRITER_PID=
 kill "$MPID"
 MPID=
 
