@@ -76,6 +76,35 @@ void codec_free(struct codec *c)
 	free(c);
 }
 
+struct codec **codecs_new(enum codec_kind kind, unsigned int n,
+			  const char *path)
+{
+	struct codec **c = calloc(n, sizeof(*c));
+	unsigned int i;
+
+	if (!c) {
+		err_msg("%s: out of memory for the compressors", path);
+		return NULL;
+	}
+	for (i = 0; i < n; i++) {
+		c[i] = codec_new(kind, path);
+		if (!c[i]) {
+			codecs_free(c, i);
+			return NULL;
+		}
+	}
+	return c;
+}
+
+void codecs_free(struct codec **c, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; c && i < n; i++)
+		codec_free(c[i]);
+	free(c);
+}
+
 size_t codec_bound(enum codec_kind kind, size_t len)
 {
 	switch (kind) {

@@ -34,6 +34,10 @@ struct codec;
 /* NULL after one error line naming @path. */
 struct codec *codec_new(enum codec_kind kind, const char *path);
 void codec_free(struct codec *c);
+/* @n codecs of @kind, one per worker thread; NULL after one error line. */
+struct codec **codecs_new(enum codec_kind kind, unsigned int n,
+			  const char *path);
+void codecs_free(struct codec **c, unsigned int n);
 
 /* Largest output codec_compress() can produce for @len input bytes. */
 size_t codec_bound(enum codec_kind kind, size_t len);

@@ -446,12 +446,9 @@ static int qw_finish(struct writer *w)
 static void qw_destroy(struct writer *w)
 {
 	struct qcow2_writer *q = (struct qcow2_writer *)w;
-	unsigned int i;
 
 	workpool_free(q->pool);
-	for (i = 0; q->codecs && i < q->ncodecs; i++)
-		codec_free(q->codecs[i]);
-	free(q->codecs);
+	codecs_free(q->codecs, q->ncodecs);
 	free(q->l1);
 	free(q->l2);
 	free(q->buf);
@@ -463,18 +460,14 @@ static void qw_destroy(struct writer *w)
 
 static int start_pool(struct qcow2_writer *q)
 {
-	unsigned int n = q->p->threads ? q->p->threads : 1, i;
+	unsigned int n = q->p->threads ? q->p->threads : 1;
 
 	q->codec = q->p->compress == EXPORT_COMPRESS_ZSTD ? CODEC_QCOW2_ZSTD :
 		   CODEC_QCOW2_DEFLATE;
-	q->codecs = calloc(n, sizeof(*q->codecs));
-	if (!q->codecs) {
-		err_msg("%s: out of memory", q->o->path);
+	q->codecs = codecs_new(q->codec, n, q->o->path);
+	if (!q->codecs)
 		return -1;
-	}
-	for (i = 0; i < n; i++, q->ncodecs++)
-		if (!(q->codecs[i] = codec_new(q->codec, q->o->path)))
-			return -1;
+	q->ncodecs = n;
 	q->pool = workpool_new(n, q->cluster, q->cluster, qw_compress,
 			       (void *const *)q->codecs, qw_done, q,
 			       q->o->path);

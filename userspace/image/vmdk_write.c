@@ -438,12 +438,9 @@ static int stream_finish(struct writer *w)
 static void vw_destroy(struct writer *w)
 {
 	struct vmdk_writer *v = (struct vmdk_writer *)w;
-	unsigned int i;
 
 	workpool_free(v->pool);
-	for (i = 0; v->codecs && i < v->ncodecs; i++)
-		codec_free(v->codecs[i]);
-	free(v->codecs);
+	codecs_free(v->codecs, v->ncodecs);
 	free(v->gt);
 	free(v->gd);
 	free(v->desc);
@@ -524,16 +521,15 @@ struct writer *vmdk_writer_new(const struct out_file *o,
 	if (!v->gt)
 		goto oom;
 	if (p->stream) {
-		unsigned int n = p->threads ? p->threads : 1, i;
+		unsigned int n = p->threads ? p->threads : 1;
 
 		v->gd = calloc(v->ngts, sizeof(*v->gd));
-		v->codecs = calloc(n, sizeof(*v->codecs));
-		if (!v->gd || !v->codecs)
+		if (!v->gd)
 			goto oom;
-		for (i = 0; i < n; i++, v->ncodecs++)
-			if (!(v->codecs[i] = codec_new(CODEC_VMDK_ZLIB,
-						       o->path)))
-				goto fail;
+		v->codecs = codecs_new(CODEC_VMDK_ZLIB, n, o->path);
+		if (!v->codecs)
+			goto fail;
+		v->ncodecs = n;
 		v->pool = workpool_new(n, p->unit, ZBUF_BYTES(p->unit),
 				       stream_compress,
 				       (void *const *)v->codecs, stream_place,
