@@ -9,6 +9,7 @@
 # disks: 2
 # disk-size: 128M
 # timeout: 420
+# udev: no (image writing; its devices are made with plain dmsetup)
 . "$(dirname "$0")/../lib.sh"
 
 trap 'cleanup_dm; rm -rf /tmp/cbx' EXIT

@@ -10,6 +10,8 @@
 # disks: 2
 # disk-size: 128M
 # timeout: 400
+# udev: no (option parsing, messages and units; ctl-jobctl and ctl-kill
+# cover the same device paths under udev)
 . "$(dirname "$0")/../lib.sh"
 
 read -r -a D <<<"$COWBACKUP_DISKS"
