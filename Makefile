@@ -7,6 +7,8 @@
 #                   stops and lists the missing ones)
 #   make check      host unit/image tests, style checks and guest tests
 #   make check-pkg  the Debian packages installed in a guest (DKMS; slow)
+#   make stress     30 minutes of jobs, storms and verified reads in a guest
+#                   (STRESS_SECONDS=, STRESS_SEED=); also a long table fuzz
 #   make demo       back up a live mounted LVM volume inside a guest
 #   make man        build/man/cowbackup-ctl.8 and dm-cowbackup.4 from the rst docs
 #   make dkms-src   the module source for DKMS in /usr/src/dm-cowbackup-VERSION
@@ -34,6 +36,7 @@ DKMSSRCDIR ?= /usr/src/dm-cowbackup-$(VERSION)
 export KDIR
 
 .PHONY: all module userspace deps check check-host check-vm check-pkg check-style \
+	stress \
 	demo install install-module install-ctl uninstall \
 	uninstall-module uninstall-ctl clean bench bench-remote bench-core \
 	fuzz sanitize man deb dkms-src
@@ -70,6 +73,16 @@ check-vm: deps all
 check-pkg: deps all
 	tests/install/deb
 	tests/vm/run pkg-install
+
+# Not part of check (time). The sizes reach the guest as kernel
+# parameters, which its init passes on as environment variables.
+STRESS_SECONDS ?= 1800
+FUZZ_TABLE_LINES ?= 2000
+stress: deps all
+	COWBACKUP_VM_APPEND="COWBACKUP_STRESS_SECONDS=$(STRESS_SECONDS) $(if $(STRESS_SEED),COWBACKUP_STRESS_SEED=$(STRESS_SEED))" \
+		tests/vm/run stress
+	COWBACKUP_VM_APPEND="COWBACKUP_FUZZ_N=$(FUZZ_TABLE_LINES)" \
+		tests/vm/run --timeout 3600 target-fuzz
 
 demo: deps all
 	tests/vm/run --disks 2 --disk-size 1G --exec "$(CURDIR)/scripts/demo.sh"
