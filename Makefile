@@ -7,6 +7,8 @@
 #                   stops and lists the missing ones)
 #   make check      host unit/image tests, style checks and guest tests
 #   make check-pkg  the Debian packages installed in a guest (DKMS; slow)
+#   make check-debug  the guest tests on a KASAN/lockdep kernel (built once
+#                   from linux-source-6.1 and cached: 40+ min the first time)
 #   make stress     30 minutes of jobs, storms and verified reads in a guest
 #                   (STRESS_SECONDS=, STRESS_SEED=); also a long table fuzz
 #   make demo       back up a live mounted LVM volume inside a guest
@@ -36,7 +38,7 @@ DKMSSRCDIR ?= /usr/src/dm-cowbackup-$(VERSION)
 export KDIR
 
 .PHONY: all module userspace deps check check-host check-vm check-pkg check-style \
-	stress \
+	stress check-debug \
 	demo install install-module install-ctl uninstall \
 	uninstall-module uninstall-ctl clean bench bench-remote bench-core \
 	fuzz sanitize man deb dkms-src
@@ -73,6 +75,12 @@ check-vm: deps all
 check-pkg: deps all
 	tests/install/deb
 	tests/vm/run pkg-install
+
+# Not part of check (time): the debug kernel is built (once, cached in
+# /var/cache/dm-cowbackup) from linux-source-6.1; TESTS= picks tests.
+check-debug: deps
+	scripts/deps.sh debug-kernel
+	tests/vm/check-debug $(TESTS)
 
 # Not part of check (time). The sizes reach the guest as kernel
 # parameters, which its init passes on as environment variables.

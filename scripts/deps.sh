@@ -1,6 +1,9 @@
 #!/bin/sh
 # Install every Debian package the build, the tests and the demo need.
 # Idempotent: packages already present are left alone.
+#   scripts/deps.sh               what make, check, bench, demo and deb need
+#   scripts/deps.sh debug-kernel  also what building a kernel needs (make
+#                                 check-debug, scripts/debug-kernel.sh)
 set -eu
 
 PKGS="build-essential pkg-config bc kmod cpio xz-utils
@@ -11,6 +14,7 @@ dmsetup lvm2 udev fio e2fsprogs util-linux fdisk openssl
 sparse clang libclang-rt-14-dev gnuplot-nox
 dkms debhelper dh-dkms dpkg-dev lintian python3-docutils man-db
 bash-completion"
+[ "${1:-}" = debug-kernel ] && PKGS="$PKGS flex bison libelf-dev libssl-dev"
 
 missing=""
 for p in $PKGS; do
