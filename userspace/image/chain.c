@@ -77,7 +77,10 @@ static char *resolve_name(const struct chain_layer *over, const char *name)
 	copy = strdup(over->path);
 	if (!copy)
 		return NULL;
-	if (asprintf(&path, "%s/%s", dirname(copy), name) < 0)
+	/* "top.qcow2" names "base.qcow2", not "./base.qcow2". */
+	if (!strchr(over->path, '/'))
+		path = strdup(name);
+	else if (asprintf(&path, "%s/%s", dirname(copy), name) < 0)
 		path = NULL;
 	free(copy);
 	return path;
