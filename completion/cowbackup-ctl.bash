@@ -35,7 +35,7 @@ _cowbackup_ctl()
     done
 
     local commands='backup start status list wait pause resume cancel
-        set-speed finish recover info map export help'
+        set-speed finish recover info map export restore help'
 
     if [[ -z $cmd ]]; then
         if [[ $cur == -* ]]; then
@@ -100,6 +100,10 @@ _cowbackup_ctl()
         opts='--format --backing --subformat --adapter-type --compress
             --threads --all --force --help'
         args='export' ;;
+    restore)
+        opts='--force --verify --no-backing --target-is-zero --json
+            --quiet --interval --help'
+        args=restore ;;
     help) return ;;
     *) return ;;
     esac
@@ -137,6 +141,17 @@ _cowbackup_ctl()
             COMPREPLY=($(compgen -W "$(_cowbackup_ctl_jobs "${words[0]}")" -- "$cur")) ;;
     file)
         [[ $n -eq 0 ]] && _filedir ;;
+    restore)
+        # IMAGE, then DEVICE: vg/lv, or a /dev path.
+        if [[ $n -eq 0 ]]; then
+            _filedir
+        elif [[ $n -eq 1 ]]; then
+            if [[ $cur == /* ]]; then
+                _filedir
+            else
+                COMPREPLY=($(compgen -W "$(_cowbackup_ctl_lvs)" -- "$cur"))
+            fi
+        fi ;;
     export)
         # JOB (or, with --all, a device or file), then OUTPUT.
         if [[ $n -eq 0 ]]; then
