@@ -149,9 +149,10 @@ static int open_backing(struct chain *c, unsigned int i)
 	l->ino = st.st_ino;
 	for (k = 0; k <= i; k++)
 		if (c->layer[k].dev == l->dev && c->layer[k].ino == l->ino)
-			return img_error(&over->img.src, "backing file", "%s "
-					 "is %s again: the chain loops",
-					 l->path, c->layer[k].path);
+			return img_error(&over->img.src, "backing file", "%s: "
+					 "the chain loops back to image %u "
+					 "(%s)", l->path, k,
+					 c->layer[k].path);
 	if (l->img.format == IMG_VMDK)
 		return img_error(&over->img.src, "backing file", "%s is a "
 				 "VMDK image: only qcow2 and raw backing files "
