@@ -21,6 +21,16 @@ _cowbackup_ctl_lvs()
         awk 'NF == 2 { print $1 "/" $2 }'
 }
 
+# A device argument: an LV as vg/lv, or a /dev path.
+_cowbackup_ctl_device()
+{
+    if [[ $cur == /* ]]; then
+        _filedir
+    else
+        COMPREPLY=($(compgen -W "$(_cowbackup_ctl_lvs)" -- "$cur"))
+    fi
+}
+
 _cowbackup_ctl()
 {
     local cur prev words cword
@@ -128,29 +138,19 @@ _cowbackup_ctl()
 
     case $args in
     lv)
-        # SOURCE and TARGET: vg/lv, or a /dev path.
-        if [[ $n -lt 2 ]]; then
-            if [[ $cur == /* ]]; then
-                _filedir
-            else
-                COMPREPLY=($(compgen -W "$(_cowbackup_ctl_lvs)" -- "$cur"))
-            fi
-        fi ;;
+        # SOURCE and TARGET.
+        [[ $n -lt 2 ]] && _cowbackup_ctl_device ;;
     job)
         [[ $n -eq 0 ]] &&
             COMPREPLY=($(compgen -W "$(_cowbackup_ctl_jobs "${words[0]}")" -- "$cur")) ;;
     file)
         [[ $n -eq 0 ]] && _filedir ;;
     restore)
-        # IMAGE, then DEVICE: vg/lv, or a /dev path.
+        # IMAGE, then DEVICE.
         if [[ $n -eq 0 ]]; then
             _filedir
         elif [[ $n -eq 1 ]]; then
-            if [[ $cur == /* ]]; then
-                _filedir
-            else
-                COMPREPLY=($(compgen -W "$(_cowbackup_ctl_lvs)" -- "$cur"))
-            fi
+            _cowbackup_ctl_device
         fi ;;
     export)
         # JOB (or, with --all, a device or file), then OUTPUT.

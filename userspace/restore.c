@@ -330,18 +330,20 @@ static int open_device(struct restore *r, const struct chain *c)
 	return 0;
 }
 
-static int write_all(struct restore *r, const uint8_t *buf, size_t len,
+/* All of @len bytes at @off, read or written; one error line if not. */
+static int device_io(struct restore *r, bool write, uint8_t *buf, size_t len,
 		     uint64_t off)
 {
 	while (len) {
-		ssize_t n = pwrite(r->fd, buf, len, (off_t)off);
+		ssize_t n = write ? pwrite(r->fd, buf, len, (off_t)off) :
+				    pread(r->read_fd, buf, len, (off_t)off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			err_msg("%s: write at byte %" PRIu64 " failed: %s",
-				r->dev.path, off,
-				n < 0 ? strerror(errno) : "no progress");
+			err_msg("%s: %s at byte %" PRIu64 " failed: %s",
+				r->dev.path, write ? "write" : "read", off,
+				n < 0 ? strerror(errno) : "end of device");
 			return -1;
 		}
 		buf += n;
@@ -351,24 +353,16 @@ static int write_all(struct restore *r, const uint8_t *buf, size_t len,
 	return 0;
 }
 
+static int write_all(struct restore *r, const uint8_t *buf, size_t len,
+		     uint64_t off)
+{
+	/* pwrite() does not write through the pointer. */
+	return device_io(r, true, (uint8_t *)buf, len, off);
+}
+
 static int read_all(struct restore *r, uint8_t *buf, size_t len, uint64_t off)
 {
-	while (len) {
-		ssize_t n = pread(r->read_fd, buf, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			err_msg("%s: read at byte %" PRIu64 " failed: %s",
-				r->dev.path, off,
-				n < 0 ? strerror(errno) : "end of device");
-			return -1;
-		}
-		buf += n;
-		off += (uint64_t)n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return device_io(r, false, buf, len, off);
 }
 
 /* @len < one block at block-aligned @off: read, patch, write the block. */

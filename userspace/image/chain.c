@@ -216,7 +216,7 @@ int chain_open(struct chain *c, const char *path, bool follow_backing)
 		return -1;
 	}
 	if (image_open(&c->layer[0].img, path))
-		return -1;
+		goto fail;
 	c->count = 1;
 	if (fstat(c->layer[0].img.src.fd, &st) == 0) {
 		c->layer[0].dev = st.st_dev;

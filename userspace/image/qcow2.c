@@ -651,6 +651,16 @@ static int entry_error(struct l2_walk *w, const char *fmt, ...)
 	return img_error(&w->img->src, w->field, "%s", reason);
 }
 
+/* Pass @e on, clipped to the virtual size. */
+static int emit_extent(struct l2_walk *w, struct map_extent *e)
+{
+	if (e->start >= w->q->size)
+		return 0;
+	if (e->length > w->q->size - e->start)
+		e->length = w->q->size - e->start;
+	return w->fn(w->ctx, e);
+}
+
 static int emit(struct l2_walk *w, uint64_t start, uint64_t len,
 		unsigned int flags, uint64_t offset)
 {
@@ -661,11 +671,7 @@ static int emit(struct l2_walk *w, uint64_t start, uint64_t len,
 		.flags = flags,
 	};
 
-	if (start >= w->q->size)
-		return 0;
-	if (len > w->q->size - start)
-		e.length = w->q->size - start;
-	return w->fn(w->ctx, &e);
+	return emit_extent(w, &e);
 }
 
 /* A host data cluster must be aligned, in the file, and not metadata. */
@@ -720,11 +726,7 @@ static int emit_compressed(struct l2_walk *w, uint64_t guest, uint64_t host,
 		.compressed_len = len,
 	};
 
-	if (guest >= w->q->size)
-		return 0;
-	if (e.length > w->q->size - guest)
-		e.length = w->q->size - guest;
-	return w->fn(w->ctx, &e);
+	return emit_extent(w, &e);
 }
 
 static int walk_compressed(struct l2_walk *w, uint64_t e, uint64_t guest)

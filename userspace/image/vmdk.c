@@ -330,19 +330,26 @@ struct gd_walk {
 	uint64_t run_len;
 };
 
+/* Pass @e on, clipped to the virtual size. */
+static int emit_extent(struct gd_walk *w, struct map_extent *e)
+{
+	uint64_t size = w->img->virtual_size;
+
+	if (e->start >= size)
+		return 0;
+	if (e->length > size - e->start)
+		e->length = size - e->start;
+	return w->fn(w->ctx, e);
+}
+
 static int emit(struct gd_walk *w, uint64_t start, uint64_t len,
 		unsigned int flags, uint64_t offset)
 {
 	struct map_extent e = {
 		.start = start, .length = len, .offset = offset, .flags = flags,
 	};
-	uint64_t size = w->img->virtual_size;
 
-	if (start >= size)
-		return 0;
-	if (len > size - start)
-		e.length = size - start;
-	return w->fn(w->ctx, &e);
+	return emit_extent(w, &e);
 }
 
 static void unallocated(struct gd_walk *w, uint64_t start, uint64_t len)
@@ -396,13 +403,8 @@ static int emit_compressed(struct gd_walk *w, uint64_t guest, uint64_t len,
 		.flags = MAP_PRESENT | MAP_DATA | MAP_COMPRESSED | MAP_TOP,
 		.compressed_offset = stream, .compressed_len = stream_len,
 	};
-	uint64_t size = w->img->virtual_size;
 
-	if (guest >= size)
-		return 0;
-	if (len > size - guest)
-		e.length = size - guest;
-	return w->fn(w->ctx, &e);
+	return emit_extent(w, &e);
 }
 
 static int walk_grain(struct gd_walk *w, uint64_t gt, uint64_t j,
