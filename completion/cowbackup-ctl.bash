@@ -21,6 +21,16 @@ _cowbackup_ctl_lvs()
         awk 'NF == 2 { print $1 "/" $2 }'
 }
 
+# A device argument: an LV as vg/lv, or a /dev path.
+_cowbackup_ctl_device()
+{
+    if [[ $cur == /* ]]; then
+        _filedir
+    else
+        COMPREPLY=($(compgen -W "$(_cowbackup_ctl_lvs)" -- "$cur"))
+    fi
+}
+
 _cowbackup_ctl()
 {
     local cur prev words cword
@@ -35,7 +45,7 @@ _cowbackup_ctl()
     done
 
     local commands='backup start status list wait pause resume cancel
-        set-speed finish recover info map export help'
+        set-speed finish recover info map export restore help'
 
     if [[ -z $cmd ]]; then
         if [[ $cur == -* ]]; then
@@ -100,6 +110,10 @@ _cowbackup_ctl()
         opts='--format --backing --subformat --adapter-type --compress
             --threads --all --force --help'
         args='export' ;;
+    restore)
+        opts='--force --verify --no-backing --target-is-zero --json
+            --quiet --interval --help'
+        args=restore ;;
     help) return ;;
     *) return ;;
     esac
@@ -124,19 +138,20 @@ _cowbackup_ctl()
 
     case $args in
     lv)
-        # SOURCE and TARGET: vg/lv, or a /dev path.
-        if [[ $n -lt 2 ]]; then
-            if [[ $cur == /* ]]; then
-                _filedir
-            else
-                COMPREPLY=($(compgen -W "$(_cowbackup_ctl_lvs)" -- "$cur"))
-            fi
-        fi ;;
+        # SOURCE and TARGET.
+        [[ $n -lt 2 ]] && _cowbackup_ctl_device ;;
     job)
         [[ $n -eq 0 ]] &&
             COMPREPLY=($(compgen -W "$(_cowbackup_ctl_jobs "${words[0]}")" -- "$cur")) ;;
     file)
         [[ $n -eq 0 ]] && _filedir ;;
+    restore)
+        # IMAGE, then DEVICE.
+        if [[ $n -eq 0 ]]; then
+            _filedir
+        elif [[ $n -eq 1 ]]; then
+            _cowbackup_ctl_device
+        fi ;;
     export)
         # JOB (or, with --all, a device or file), then OUTPUT.
         if [[ $n -eq 0 ]]; then

@@ -24,5 +24,6 @@ int cmd_recover(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_map(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
 
 #endif /* COWBACKUP_COMMANDS_H */

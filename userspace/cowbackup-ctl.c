@@ -36,6 +36,7 @@ static const struct command commands[] = {
 	{ "info", cmd_info, "IMAGE [--json]" },
 	{ "map", cmd_map, "IMAGE [--json]" },
 	{ "export", cmd_export, "JOB OUTPUT --format qcow2|vmdk [options]" },
+	{ "restore", cmd_restore, "IMAGE DEVICE [--verify] [--force] [options]" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -47,13 +47,34 @@ static void update_rate(struct progress *p, uint64_t bytes)
 	p->last_bytes = bytes;
 }
 
-static void format_eta(const struct progress *p, const struct job *job,
-		       char *buf, size_t len)
+/* A job as a sample: settled bytes of its length. */
+static struct progress_sample job_sample(const struct job *job)
 {
-	uint64_t left = job->sectors * 512 - job_settled_bytes(job);
+	struct progress_sample s = {
+		.name = job->name,
+		.done = job_settled_bytes(job),
+		.total = job->sectors * 512,
+		.state = job->st.state,
+		.final = job_state_final(job->st.state),
+	};
+
+	return s;
+}
+
+static double sample_percent(const struct progress_sample *s)
+{
+	if (!s->total)
+		return 100.0;
+	return 100.0 * (double)s->done / (double)s->total;
+}
+
+static void format_eta(const struct progress *p,
+		       const struct progress_sample *s, char *buf, size_t len)
+{
+	uint64_t left = s->total > s->done ? s->total - s->done : 0;
 	double secs;
 
-	if (job_state_final(job->st.state) || !left) {
+	if (s->final || !left) {
 		snprintf(buf, len, "0:00");
 		return;
 	}
@@ -72,17 +93,18 @@ static void format_eta(const struct progress *p, const struct job *job,
 }
 
 /* "45.2%  1.20 GiB of 2.00 GiB  85.3 MiB/s  ETA 0:09  running" */
-static void format_fields(const struct progress *p, const struct job *job,
-			  char *buf, size_t len)
+static void format_fields(const struct progress *p,
+			  const struct progress_sample *s, char *buf,
+			  size_t len)
 {
 	char done[32], total[32], rate[32], eta[32];
 
-	format_size_short(job_settled_bytes(job), done, sizeof(done));
-	format_size_short(job->sectors * 512, total, sizeof(total));
+	format_size_short(s->done, done, sizeof(done));
+	format_size_short(s->total, total, sizeof(total));
 	format_size_short((uint64_t)p->rate, rate, sizeof(rate));
-	format_eta(p, job, eta, sizeof(eta));
+	format_eta(p, s, eta, sizeof(eta));
 	snprintf(buf, len, "%5.1f%%  %s of %s  %s/s  ETA %s  %s",
-		 job_percent(job), done, total, rate, eta, job->st.state);
+		 sample_percent(s), done, total, rate, eta, s->state);
 }
 
 static int term_width(FILE *out)
@@ -94,19 +116,19 @@ static int term_width(FILE *out)
 	return ws.ws_col;
 }
 
-static void draw_bar(struct progress *p, const struct job *job)
+static void draw_bar(struct progress *p, const struct progress_sample *s)
 {
 	char fields[512], bar[64];
 	int width, cells, filled, i;
 
-	format_fields(p, job, fields, sizeof(fields));
+	format_fields(p, s, fields, sizeof(fields));
 	width = term_width(p->out);
 	cells = width - (int)strlen(fields) - 5;
 	if (cells > 50)
 		cells = 50;
 	if (cells < 10)
 		cells = 0;
-	filled = (int)(job_percent(job) / 100.0 * cells);
+	filled = (int)(sample_percent(s) / 100.0 * cells);
 	for (i = 0; i < cells; i++)
 		bar[i] = i < filled ? '#' : '.';
 	bar[cells] = '\0';
@@ -118,28 +140,35 @@ static void draw_bar(struct progress *p, const struct job *job)
 	p->on_line = true;
 }
 
-void progress_show(struct progress *p, const struct job *job)
+void progress_show_sample(struct progress *p, const struct progress_sample *s)
 {
 	char fields[512];
-	bool changed = strcmp(p->last_state, job->st.state) != 0;
+	bool changed = strcmp(p->last_state, s->state) != 0;
 	double t = now();
 
 	if (p->start_bytes == UINT64_MAX)
-		p->start_bytes = job_settled_bytes(job);
-	update_rate(p, job_settled_bytes(job));
-	snprintf(p->last_state, sizeof(p->last_state), "%s", job->st.state);
+		p->start_bytes = s->done;
+	update_rate(p, s->done);
+	snprintf(p->last_state, sizeof(p->last_state), "%s", s->state);
 	if (p->quiet)
 		return;
 	if (p->tty) {
-		draw_bar(p, job);
+		draw_bar(p, s);
 		return;
 	}
 	if (!changed && t - p->last_line < p->interval)
 		return;
 	p->last_line = t;
-	format_fields(p, job, fields, sizeof(fields));
-	fprintf(p->out, "%s: %s\n", job->name, fields);
+	format_fields(p, s, fields, sizeof(fields));
+	fprintf(p->out, "%s: %s\n", s->name, fields);
 	fflush(p->out);
+}
+
+void progress_show(struct progress *p, const struct job *job)
+{
+	struct progress_sample s = job_sample(job);
+
+	progress_show_sample(p, &s);
 }
 
 void progress_break(struct progress *p)
@@ -151,26 +180,32 @@ void progress_break(struct progress *p)
 	}
 }
 
-void progress_end(struct progress *p, const struct job *job)
+void progress_end_sample(struct progress *p, const struct progress_sample *s)
 {
-	uint64_t bytes = job_settled_bytes(job);
 	char fields[512];
 	double t = now();
 
 	/* The final line shows the average rate of the whole watch. */
 	if (p->start_bytes != UINT64_MAX && t > p->start &&
-	    bytes >= p->start_bytes)
-		p->rate = (double)(bytes - p->start_bytes) / (t - p->start);
+	    s->done >= p->start_bytes)
+		p->rate = (double)(s->done - p->start_bytes) / (t - p->start);
 	if (p->quiet)
 		return;
 	if (p->tty) {
-		draw_bar(p, job);
+		draw_bar(p, s);
 		progress_break(p);
 		return;
 	}
-	format_fields(p, job, fields, sizeof(fields));
-	fprintf(p->out, "%s: %s\n", job->name, fields);
+	format_fields(p, s, fields, sizeof(fields));
+	fprintf(p->out, "%s: %s\n", s->name, fields);
 	fflush(p->out);
+}
+
+void progress_end(struct progress *p, const struct job *job)
+{
+	struct progress_sample s = job_sample(job);
+
+	progress_end_sample(p, &s);
 }
 
 /*------------------------------------------------------------------*/

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Progress display for `backup` and `wait`: a one-line bar redrawn in
+ * Progress display for `backup`, `wait` and `restore`: a one-line bar redrawn in
  * place on a terminal (percent, bytes settled, rate, ETA, state), plain
  * periodic lines otherwise (logs, serial consoles, pipes).
  */
@@ -32,6 +32,19 @@ struct progress {
 
 void progress_init(struct progress *p, FILE *out, double interval,
 		   bool quiet);
+
+/* Where any long operation stands: what the bar and lines show. */
+struct progress_sample {
+	const char *name;	/* prefix of plain lines */
+	uint64_t done;		/* bytes */
+	uint64_t total;
+	const char *state;	/* "running", "writing", "verifying", ... */
+	bool final;
+};
+
+void progress_show_sample(struct progress *p, const struct progress_sample *s);
+void progress_end_sample(struct progress *p, const struct progress_sample *s);
+
 /* Show @job; plain lines only every interval or on a state change. */
 void progress_show(struct progress *p, const struct job *job);
 /* End the bar with a final line. */

@@ -553,29 +553,47 @@ out:
 int safety_check_target(const struct blockdev *src, const struct blockdev *tgt,
 			bool force)
 {
+	const struct safety_origin origin = {
+		.dev = src, .is = "the source device", .overlaps = "the source",
+	};
+	char what[4096];
+
+	if (lvm_internal_device(src, what, sizeof(what))) {
+		refuse_always(src->path, "source", force, "it is %s", what);
+		return -1;
+	}
+	return safety_check_write_target(tgt, src->size_bytes, "the source",
+					 &origin, 1, force);
+}
+
+int safety_check_write_target(const struct blockdev *tgt, uint64_t need_bytes,
+			      const char *need_name,
+			      const struct safety_origin *origins,
+			      size_t norigins, bool force)
+{
 	char what[4096], size_a[64], size_b[64];
 	struct leaf_set *ls_src = NULL, *ls_tgt = NULL, *scratch = NULL;
 	uint64_t ro = 0;
 	struct job job;
 	bool refused = true;
+	size_t i;
 	int fd;
 
 	/*
 	 * Always refused, whatever the flags: these would destroy the
 	 * source or another live device.
 	 */
-	if (lvm_internal_device(src, what, sizeof(what))) {
-		refuse_always(src->path, "source", force, "it is %s", what);
-		return -1;
-	}
 	if (lvm_internal_device(tgt, what, sizeof(what))) {
 		refuse_always(tgt->path, "target", force, "it is %s", what);
 		return -1;
 	}
-	if (src->major == tgt->major && src->minor == tgt->minor) {
-		refuse_always(tgt->path, "target", force,
-			      "it is the source device");
-		return -1;
+	for (i = 0; i < norigins; i++) {
+		if (origins[i].dev->major == tgt->major &&
+		    origins[i].dev->minor == tgt->minor) {
+			refuse_always(tgt->path, "target", force, "it is %s",
+				      origins[i].is);
+			return -1;
+		}
 	}
 	if (tgt->is_dm && devuuid_parse(tgt->dm_uuid, NULL) != ROLE_NONE) {
 		refuse_always(tgt->path, "target", force,
@@ -595,14 +613,18 @@ int safety_check_target(const struct blockdev *src, const struct blockdev *tgt,
 		err_msg("%s: cannot check the target: out of memory", tgt->path);
 		goto out;
 	}
-	map_device(src->major, src->minor, ls_src);
 	map_device(tgt->major, tgt->minor, ls_tgt);
 	if (held_by_job(tgt, ls_tgt, scratch, force))
 		goto out;
-	if (ranges_overlap(ls_src, ls_tgt, what, sizeof(what))) {
-		refuse_always(tgt->path, "target", force,
-			      "it overlaps the source on %s", what);
-		goto out;
+	for (i = 0; i < norigins; i++) {
+		map_device(origins[i].dev->major, origins[i].dev->minor,
+			   ls_src);
+		if (ranges_overlap(ls_src, ls_tgt, what, sizeof(what))) {
+			refuse_always(tgt->path, "target", force,
+				      "it overlaps %s on %s",
+				      origins[i].overlaps, what);
+			goto out;
+		}
 	}
 	if (find_mount(tgt->major, tgt->minor, what, sizeof(what))) {
 		refuse_always(tgt->path, "target", force, "it is mounted on %s",
@@ -625,12 +647,12 @@ int safety_check_target(const struct blockdev *src, const struct blockdev *tgt,
 	}
 	if (overlaps_live_dm(tgt, ls_tgt, scratch, force))
 		goto out;
-	if (tgt->size_bytes < src->size_bytes) {
+	if (tgt->size_bytes < need_bytes) {
 		refuse_always(tgt->path, "target", force,
-			      "it is smaller than the source (%s < %s)",
+			      "it is smaller than %s (%s < %s)", need_name,
 			      format_size_long(tgt->size_bytes, size_a,
 					       sizeof(size_a)),
-			      format_size_long(src->size_bytes, size_b,
+			      format_size_long(need_bytes, size_b,
 					       sizeof(size_b)));
 		goto out;
 	}

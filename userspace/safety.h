@@ -15,6 +15,8 @@
 #define COWBACKUP_SAFETY_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "blockdev.h"
 
@@ -28,6 +30,26 @@
  */
 int safety_check_target(const struct blockdev *src, const struct blockdev *tgt,
 			bool force);
+
+/*
+ * A device the target must neither be nor share blocks with: a backup's
+ * source, or the device holding an image file being restored.
+ */
+struct safety_origin {
+	const struct blockdev *dev;
+	const char *is;		/* "it is <is>": "the source device" */
+	const char *overlaps;	/* "it overlaps <overlaps> on vda" */
+};
+
+/*
+ * The same checks for any device about to be written with @need_bytes
+ * (a backup target, a restore's device): @origins replace the source,
+ * @need_name says what the size is of ("the source", "the image").
+ */
+int safety_check_write_target(const struct blockdev *tgt, uint64_t need_bytes,
+			      const char *need_name,
+			      const struct safety_origin *origins,
+			      size_t norigins, bool force);
 
 /*
  * Why the kernel refused the table of the last failed dm load/create: the

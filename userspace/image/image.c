@@ -9,9 +9,11 @@
 #include "image/image.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "image/qcow2.h"
 #include "util.h"
 
 const char *img_format_name(enum img_format f)
@@ -130,4 +132,42 @@ int image_map(struct image *img, map_fn fn, void *ctx)
 				 "at %" PRIu64 " of %" PRIu64, t.next,
 				 img->virtual_size);
 	return ret;
+}
+
+/*------------------------------------------------------------------------*/
+/* Data of an extent */
+
+int image_read_data(struct image *img, const struct map_extent *e,
+		    uint64_t skip, void *buf, size_t len)
+{
+	char field[64];
+	uint64_t at;
+
+	snprintf(field, sizeof(field), "data at guest offset %" PRIu64,
+		 e->start + skip);
+	if (e->offset == MAP_NO_OFFSET || skip > e->length ||
+	    len > e->length - skip || !add_u64(e->offset, skip, &at))
+		return img_error(&img->src, field, "internal error: no data "
+				 "here");
+	/* A qcow2 external data file is never opened. */
+	if (img->qcow2 && img->qcow2->data_file)
+		return img_error(&img->src, field, "the data is in an "
+				 "external data file, which is not opened");
+	return src_read(&img->src, at, buf, len, field);
+}
+
+uint64_t image_unit_bytes(const struct image *img)
+{
+	return img->cluster_size;
+}
+
+int image_read_compressed(struct image *img, const struct map_extent *e,
+			  uint8_t *out)
+{
+	if (img->format == IMG_QCOW2)
+		return qcow2_read_compressed(img, e, out);
+	if (img->format == IMG_VMDK)
+		return vmdk_read_compressed(img, e, out);
+	return img_error(&img->src, "data", "internal error: compressed "
+			 "data in a raw image");
 }

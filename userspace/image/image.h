@@ -262,6 +262,14 @@ struct map_extent {
 	uint64_t offset;	/* host offset, or MAP_NO_OFFSET */
 	unsigned int flags;
 	unsigned int depth;	/* 0 top layer, 1 "look in the backing file" */
+	/*
+	 * MAP_COMPRESSED only: where the compressed bytes of the cluster
+	 * or grain start in the file, and how many of them there are at
+	 * most (a qcow2 entry gives an upper bound, a VMDK marker the
+	 * length). 0/0 when the format does not say (no grain marker).
+	 */
+	uint64_t compressed_offset;
+	uint64_t compressed_len;
 };
 
 typedef int (*map_fn)(void *ctx, const struct map_extent *e);
@@ -298,16 +306,36 @@ void image_close(struct image *img);
  */
 int image_map(struct image *img, map_fn fn, void *ctx);
 
+/*
+ * Data of extent @e (as image_map() gave it, MAP_DATA and not compressed)
+ * from @skip bytes into it: @len bytes into @buf.
+ */
+int image_read_data(struct image *img, const struct map_extent *e,
+		    uint64_t skip, void *buf, size_t len);
+/*
+ * The whole cluster or grain of compressed extent @e, decompressed into
+ * @out of image_unit_bytes() bytes. An error line names the file and the
+ * extent; -1.
+ */
+int image_read_compressed(struct image *img, const struct map_extent *e,
+			  uint8_t *out);
+/* Bytes of one compressed unit: the qcow2 cluster or the VMDK grain. */
+uint64_t image_unit_bytes(const struct image *img);
+
 /* Per-format entry points used by image.c. */
 bool qcow2_probe(const uint8_t *head, size_t len);
 int qcow2_open(struct image *img);
 int qcow2_map(struct image *img, map_fn fn, void *ctx);
 void qcow2_close(struct image *img);
+int qcow2_read_compressed(struct image *img, const struct map_extent *e,
+			  uint8_t *out);
 
 bool vmdk_probe(const uint8_t *head, size_t len);
 int vmdk_open(struct image *img);
 int vmdk_map(struct image *img, map_fn fn, void *ctx);
 void vmdk_close(struct image *img);
+int vmdk_read_compressed(struct image *img, const struct map_extent *e,
+			 uint8_t *out);
 
 int raw_open(struct image *img);
 int raw_map(struct image *img, map_fn fn, void *ctx);

@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "image/decompress.h"
+
 #define HDR_MAGIC		0
 #define HDR_VERSION		4
 #define HDR_BACKING_OFFSET	8
@@ -649,6 +651,16 @@ static int entry_error(struct l2_walk *w, const char *fmt, ...)
 	return img_error(&w->img->src, w->field, "%s", reason);
 }
 
+/* Pass @e on, clipped to the virtual size. */
+static int emit_extent(struct l2_walk *w, struct map_extent *e)
+{
+	if (e->start >= w->q->size)
+		return 0;
+	if (e->length > w->q->size - e->start)
+		e->length = w->q->size - e->start;
+	return w->fn(w->ctx, e);
+}
+
 static int emit(struct l2_walk *w, uint64_t start, uint64_t len,
 		unsigned int flags, uint64_t offset)
 {
@@ -659,11 +671,7 @@ static int emit(struct l2_walk *w, uint64_t start, uint64_t len,
 		.flags = flags,
 	};
 
-	if (start >= w->q->size)
-		return 0;
-	if (len > w->q->size - start)
-		e.length = w->q->size - start;
-	return w->fn(w->ctx, &e);
+	return emit_extent(w, &e);
 }
 
 /* A host data cluster must be aligned, in the file, and not metadata. */
@@ -688,6 +696,39 @@ static int check_data_offset(struct l2_walk *w, uint64_t host)
 	return 0;
 }
 
+/*
+ * The bytes a compressed entry may use: its sector count, less the part
+ * of the first sector before @host, and never past the end of the file
+ * (QEMU's last compressed cluster may claim a sector the file lacks;
+ * reads past the end are zeroes to it, and inflate stops early anyway).
+ */
+static uint64_t compressed_len(const struct l2_walk *w, uint64_t e,
+			       uint64_t host)
+{
+	unsigned int x = 62 - (w->q->cluster_bits - 8);
+	uint64_t sectors = ((e >> x) & ((1ULL << (w->q->cluster_bits - 8)) -
+					1)) + 1;
+	uint64_t len = sectors * 512 - (host & 511);
+
+	return len < w->img->src.size - host ? len :
+					       w->img->src.size - host;
+}
+
+static int emit_compressed(struct l2_walk *w, uint64_t guest, uint64_t host,
+			   uint64_t len)
+{
+	struct map_extent e = {
+		.start = guest,
+		.length = w->q->cluster_size,
+		.offset = MAP_NO_OFFSET,
+		.flags = MAP_PRESENT | MAP_DATA | MAP_COMPRESSED | MAP_TOP,
+		.compressed_offset = host,
+		.compressed_len = len,
+	};
+
+	return emit_extent(w, &e);
+}
+
 static int walk_compressed(struct l2_walk *w, uint64_t e, uint64_t guest)
 {
 	struct qcow2 *q = w->q;
@@ -709,9 +750,7 @@ static int walk_compressed(struct l2_walk *w, uint64_t e, uint64_t guest)
 		return entry_error(w, "compressed data at %" PRIu64 " points "
 				   "into the %s at %" PRIu64, host, r->what,
 				   r->start);
-	return emit(w, guest, q->cluster_size,
-		    MAP_PRESENT | MAP_DATA | MAP_COMPRESSED | MAP_TOP,
-		    MAP_NO_OFFSET);
+	return emit_compressed(w, guest, host, compressed_len(w, e, host));
 }
 
 /*
@@ -878,4 +917,36 @@ int qcow2_map(struct image *img, map_fn fn, void *ctx)
 	}
 	free(l2);
 	return ret;
+}
+
+/*------------------------------------------------------------------------*/
+/* Compressed cluster data */
+
+int qcow2_read_compressed(struct image *img, const struct map_extent *e,
+			  uint8_t *out)
+{
+	struct qcow2 *q = img->qcow2;
+	char field[64];
+	uint8_t *in;
+	int ret;
+
+	snprintf(field, sizeof(field), "compressed cluster at guest offset %"
+		 PRIu64, e->start);
+	in = src_read_table(&img->src, e->compressed_offset,
+			    e->compressed_len, field);
+	if (!in)
+		return -1;
+	if (q->compression_type == 1)
+		ret = decompress_qcow2_zstd(in, (size_t)e->compressed_len, out,
+					    (size_t)q->cluster_size);
+	else
+		ret = decompress_qcow2_deflate(in, (size_t)e->compressed_len,
+					       out, (size_t)q->cluster_size);
+	free(in);
+	if (ret)
+		return img_error(&img->src, field, "%s data at offset %"
+				 PRIu64 " does not decompress to one cluster",
+				 q->compression_type == 1 ? "zstd" : "deflate",
+				 e->compressed_offset);
+	return 0;
 }

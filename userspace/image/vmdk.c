@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "image/decompress.h"
+
 bool vmdk_probe(const uint8_t *head, size_t len)
 {
 	if (len >= 4 && (get_le32(head) == VMDK4_MAGIC ||
@@ -328,19 +330,26 @@ struct gd_walk {
 	uint64_t run_len;
 };
 
+/* Pass @e on, clipped to the virtual size. */
+static int emit_extent(struct gd_walk *w, struct map_extent *e)
+{
+	uint64_t size = w->img->virtual_size;
+
+	if (e->start >= size)
+		return 0;
+	if (e->length > size - e->start)
+		e->length = size - e->start;
+	return w->fn(w->ctx, e);
+}
+
 static int emit(struct gd_walk *w, uint64_t start, uint64_t len,
 		unsigned int flags, uint64_t offset)
 {
 	struct map_extent e = {
 		.start = start, .length = len, .offset = offset, .flags = flags,
 	};
-	uint64_t size = w->img->virtual_size;
 
-	if (start >= size)
-		return 0;
-	if (len > size - start)
-		e.length = size - start;
-	return w->fn(w->ctx, &e);
+	return emit_extent(w, &e);
 }
 
 static void unallocated(struct gd_walk *w, uint64_t start, uint64_t len)
@@ -363,9 +372,10 @@ static int flush(struct gd_walk *w)
  * the length of its deflate stream: both must agree with the grain table.
  */
 static int check_grain_marker(struct image *img, const char *field,
-			      uint64_t host, uint64_t guest)
+			      uint64_t host, uint64_t guest,
+			      uint32_t *stream_len)
 {
-	uint8_t m[12];
+	uint8_t m[VMDK_GRAIN_MARKER];
 	uint64_t lba;
 	uint32_t len;
 
@@ -381,7 +391,20 @@ static int check_grain_marker(struct image *img, const char *field,
 		return img_error(&img->src, field, "grain marker at offset %"
 				 PRIu64 " has a compressed size of %" PRIu32
 				 " bytes, outside the file", host, len);
+	*stream_len = len;
 	return 0;
+}
+
+static int emit_compressed(struct gd_walk *w, uint64_t guest, uint64_t len,
+			   uint64_t stream, uint32_t stream_len)
+{
+	struct map_extent e = {
+		.start = guest, .length = len, .offset = MAP_NO_OFFSET,
+		.flags = MAP_PRESENT | MAP_DATA | MAP_COMPRESSED | MAP_TOP,
+		.compressed_offset = stream, .compressed_len = stream_len,
+	};
+
+	return emit_extent(w, &e);
 }
 
 static int walk_grain(struct gd_walk *w, uint64_t gt, uint64_t j,
@@ -393,6 +416,7 @@ static int walk_grain(struct gd_walk *w, uint64_t gt, uint64_t j,
 	uint64_t host = (uint64_t)gte * VMDK_SECTOR;
 	bool compressed = v->compress == VMDK_COMPRESS_DEFLATE;
 	const struct region *r;
+	uint32_t stream_len = 0;
 	char field[64];
 
 	if (!gte) {
@@ -419,12 +443,12 @@ static int walk_grain(struct gd_walk *w, uint64_t gt, uint64_t j,
 				 " points into the %s at %" PRIu64, host,
 				 r->what, r->start);
 	if (compressed && (v->flags & VMDK_FLAG_MARKERS) &&
-	    check_grain_marker(img, field, host, guest))
+	    check_grain_marker(img, field, host, guest, &stream_len))
 		return -1;
 	if (compressed)
-		return emit(w, guest, grain,
-			    MAP_PRESENT | MAP_DATA | MAP_COMPRESSED | MAP_TOP,
-			    MAP_NO_OFFSET);
+		return emit_compressed(w, guest, grain, stream_len ?
+				       host + VMDK_GRAIN_MARKER : 0,
+				       stream_len);
 	return emit(w, guest, grain, MAP_PRESENT | MAP_DATA | MAP_TOP, host);
 }
 
@@ -485,4 +509,35 @@ int vmdk_map(struct image *img, map_fn fn, void *ctx)
 		ret = flush(&w);
 	free(gt);
 	return ret;
+}
+
+/*------------------------------------------------------------------------*/
+/* Compressed grain data */
+
+int vmdk_read_compressed(struct image *img, const struct map_extent *e,
+			 uint8_t *out)
+{
+	uint64_t grain = img->vmdk->grain_sectors * VMDK_SECTOR;
+	char field[64];
+	uint8_t *in;
+	int ret;
+
+	snprintf(field, sizeof(field), "compressed grain at guest offset %"
+		 PRIu64, e->start);
+	/* Only streamOptimized's markers say how long a stream is. */
+	if (!e->compressed_len)
+		return img_error(&img->src, field, "compressed grains without "
+				 "grain markers cannot be read");
+	in = src_read_table(&img->src, e->compressed_offset,
+			    e->compressed_len, field);
+	if (!in)
+		return -1;
+	ret = decompress_vmdk_zlib(in, (size_t)e->compressed_len, out,
+				   (size_t)grain);
+	free(in);
+	if (ret)
+		return img_error(&img->src, field, "zlib stream at offset %"
+				 PRIu64 " does not inflate to one grain",
+				 e->compressed_offset);
+	return 0;
 }

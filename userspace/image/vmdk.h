@@ -26,6 +26,7 @@
 #define VMDK_COMPRESS_DEFLATE	1
 #define VMDK_GD_AT_END		UINT64_MAX
 #define VMDK_GTE_ZERO		1	/* zeroed grain, with the flag */
+#define VMDK_GRAIN_MARKER	12	/* u64 sector, u32 stream length */
 
 /* Stream markers. */
 #define VMDK_MARKER_EOS		0
