@@ -97,20 +97,30 @@ static u32 __init pvh_xen_cpuid_base(void)\
 
 build() {
 	local log=$DIR/build.log
-	echo "debug-kernel: building in $DIR (40+ min on 2 cores; log: $log)" >&2
-	rm -rf "$DIR" && mkdir -p "$DIR"
-	tar -C "$DIR" -xf "$TAR"
-	mv "$DIR"/linux-source-6.1 "$SRC"
-	cd "$SRC"
-	patch_source
+	# An interrupted build (killed, machine rebooted) goes on where it
+	# stopped: the tree stays once it is configured.
+	if [ -f "$DIR/configured" ]; then
+		echo "debug-kernel: resuming the build in $DIR (log: $log)" >&2
+		cd "$SRC"
+	else
+		echo "debug-kernel: building in $DIR (40+ min on 2 cores; log: $log)" >&2
+		rm -rf "$DIR" && mkdir -p "$DIR"
+		tar -C "$DIR" -xf "$TAR"
+		mv "$DIR"/linux-source-6.1 "$SRC"
+		cd "$SRC"
+		patch_source
+		{
+			make defconfig
+			make kvm_guest.config
+			config
+			make olddefconfig
+		} >"$log" 2>&1 || { echo "debug-kernel: configuring failed; see $log" >&2; exit 1; }
+		touch "$DIR/configured"
+	fi
 	{
-		make defconfig
-		make kvm_guest.config
-		config
-		make olddefconfig
 		nice -n 19 make -j"$(nproc)" bzImage modules
 		make -s INSTALL_MOD_PATH="$DIR/root" modules_install
-	} >"$log" 2>&1 || { echo "debug-kernel: build failed; see $log" >&2; exit 1; }
+	} >>"$log" 2>&1 || { echo "debug-kernel: build failed; see $log" >&2; exit 1; }
 	# The checkers must really be on (a dependency can drop one).
 	local c
 	for c in KASAN PROVE_LOCKING DEBUG_ATOMIC_SLEEP DEBUG_OBJECTS_WORK \
