@@ -11,6 +11,8 @@
 # disks: 2
 # disk-size: 192M
 # timeout: 900
+# udev: no (its target checks are the backup targets' ones, which
+# ctl-force-graded and ctl-refusals run under udev)
 . "$(dirname "$0")/../lib.sh"
 
 read -r -a D <<<"$COWBACKUP_DISKS"
