@@ -30,7 +30,11 @@
  *			and save as postsuspend does, so the table that is
  *			resumed next (this one or a reload) reads it back.
  *	dtr		saves only if this table wrote clean=0 and did not
- *			save since (never, as dm suspends before dtr).
+ *			save since (never, as dm suspends before dtr); and
+ *			if the device lives on with a table that does not
+ *			track on this metadata (a reload that bypasses the
+ *			tracker), marks both maps invalid ("bypassed"):
+ *			writes from now on are not seen.
  *
  * The metadata is read at the first resume, not in the constructor: a
  * table loaded over a live tracker (a reload) would otherwise read the
@@ -490,11 +494,45 @@ bad:
 	return r;
 }
 
+/*
+ * Did a table of the same device that tracks on the same metadata take
+ * over from @t? dm destroys a replaced table after the new one resumed,
+ * so a successor has read the metadata (loaded) by now.
+ */
+static bool track_handed_over(struct track *t)
+{
+	dev_t meta = t->meta_dev->bdev->bd_dev;
+	bool found = false;
+	struct track *o;
+
+	spin_lock(&track_devices_lock);
+	list_for_each_entry(o, &track_devices, node) {
+		if (o != t && o->md == t->md &&
+		    o->meta_dev->bdev->bd_dev == meta && READ_ONCE(o->loaded)) {
+			found = true;
+			break;
+		}
+	}
+	spin_unlock(&track_devices_lock);
+	return found;
+}
+
 static void track_dtr(struct dm_target *ti)
 {
 	struct track *t = ti->private;
 
 	mutex_lock(&t->meta_lock);
+	/*
+	 * A device being removed is suspended here; one whose table was
+	 * replaced has been resumed with the new table. Only the latter
+	 * goes on taking writes we no longer see.
+	 */
+	if (t->loaded && !dm_suspended(ti) && !track_handed_over(t)) {
+		DMWARN("%s: cowbackup-track: the device's new table does not track on %s: maps invalid (bypassed)",
+		       track_name(t), t->meta_dev->name);
+		track_invalidate(t, TRACK_BYPASSED);
+		t->meta_dirty = true;
+	}
 	if (t->meta_dirty)
 		track_save(t);
 	mutex_unlock(&t->meta_lock);
@@ -639,7 +677,7 @@ static int track_preresume(struct dm_target *ti)
 	mutex_lock(&t->meta_lock);
 	if (!t->loaded) {
 		track_load(t);
-		t->loaded = true;
+		WRITE_ONCE(t->loaded, true);
 	}
 	r = track_write_header(t, false, REQ_FUA);
 	if (r) {

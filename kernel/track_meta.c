@@ -93,6 +93,7 @@ static const char * const reason_names[TRACK_NR_REASONS] = {
 	[TRACK_BAD_BITMAP] = "bad_bitmap",
 	[TRACK_IO_ERROR] = "io_error",
 	[TRACK_UNLOADED] = "unloaded",
+	[TRACK_BYPASSED] = "bypassed",
 };
 
 const char *track_reason_name(enum track_reason reason)

@@ -37,6 +37,7 @@ enum track_reason {
 	TRACK_BAD_BITMAP,		/* map checksum, count or tail bits */
 	TRACK_IO_ERROR,			/* metadata could not be read/written */
 	TRACK_UNLOADED,			/* table not resumed yet */
+	TRACK_BYPASSED,			/* table replaced by one without it */
 	TRACK_NR_REASONS,
 };
 

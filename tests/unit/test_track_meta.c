@@ -188,6 +188,7 @@ TEST(reason_names)
 	EXPECT_STREQ("unclean", track_reason_name(TRACK_UNCLEAN));
 	EXPECT_STREQ("length_changed",
 		     track_reason_name(TRACK_LENGTH_CHANGED));
+	EXPECT_STREQ("bypassed", track_reason_name(TRACK_BYPASSED));
 	EXPECT_STREQ("?", track_reason_name(TRACK_NR_REASONS));
 }
 

@@ -5,8 +5,9 @@
 # remove and a table reload, and every way the maps become invalid: fresh
 # metadata, a crash (metadata copied while clean=0), length and cluster
 # size changes, hostile metadata (bad magic, version, checksum, huge
-# length, corrupt map); a too small metadata device and bad table lines
-# fail the load with a clear error; the module unloads at the end.
+# length, corrupt map), a reload that bypasses the tracker; a too small
+# metadata device and bad table lines fail the load with a clear error;
+# the module unloads at the end.
 # disks: 2
 # disk-size: 16M
 # timeout: 300
@@ -249,6 +250,26 @@ hostile "huge bit count, resealed" bad_header 64 ffffffffffffffff seal
 hostile "corrupt frozen map" bad_bitmap 4096 ff
 hostile "bit past the last cluster in the current map" bad_bitmap \
 	$((4096 + 4096 + NC / 8)) 01
+restore
+
+# --- a reload that bypasses the tracker ---------------------------------
+tr_create
+check_eq "the saved metadata: valid, epoch 4" "valid 4 - -" \
+	"$(tr_st | cut -d' ' -f1,2,6,7)"
+mark=$(cb_kmsg_mark)
+check "reload the device with a plain linear table and resume" \
+	bash -c "dmsetup reload tr --table '0 $S linear $DATA 0' && dmsetup resume tr"
+check "the kernel log says the maps are bypassed" \
+	klog_has "$mark" "cowbackup-track: the device's new table does not track on .*(bypassed)"
+$CB_PY stamp $DM --seed 49 --first $((400 * CS)) --count 8
+check "reload the tracker" \
+	bash -c "dmsetup reload tr --table '$(tr_table)' && dmsetup resume tr"
+check_eq "writes while bypassed: both maps invalid (bypassed)" \
+	"invalid 4 bypassed bypassed" "$(tr_st | cut -d' ' -f1,2,6,7)"
+check "checkpoint" checkpoint
+check_eq "the epoch after the bypass is valid again" \
+	"invalid 5 0 bypassed -" "$(tr_st | cut -d' ' -f1,2,3,6,7)"
+dmsetup remove tr
 restore
 
 # --- bad table lines -------------------------------------------------------
