@@ -659,8 +659,10 @@ static int track_message(struct dm_target *ti, unsigned int argc,
 		r = hb ? cb_bitmap_reply(track_name(t), "bitmap", hb, &t->lock,
 					 argv[2], result, maxlen) : -EINVAL;
 		mutex_unlock(&t->meta_lock);
-		if (hb)
-			return r;
+		if (!hb)
+			DMERR("%s: cowbackup-track: bitmap: need frozen or current, not '%s'",
+			      track_name(t), argv[1]);
+		return r;
 	}
 	DMERR("%s: cowbackup-track: unknown message '%s' with %u argument(s); expected checkpoint or bitmap frozen|current <first>",
 	      track_name(t), cmd, argc ? argc - 1 : 0);
@@ -717,6 +719,8 @@ static struct target_type track_target = {
 	.version = { COWBACKUP_VERSION_MAJOR, COWBACKUP_VERSION_MINOR,
 		     COWBACKUP_VERSION_PATCH },
 	.module = THIS_MODULE,
+	/* map() never waits: at most a spinlock for a first write. */
+	.features = DM_TARGET_NOWAIT,
 	.ctr = track_ctr,
 	.dtr = track_dtr,
 	.map = track_map,

@@ -299,7 +299,7 @@ track_expect_fail "no such device" "Error opening" \
 
 # --- bad messages ------------------------------------------------------------
 tr_create
-track_expect_fail "bitmap of an unknown map" "unknown message" \
+track_expect_fail "bitmap of an unknown map" "need frozen or current" \
 	dmsetup message tr 0 bitmap both 0
 track_expect_fail "bitmap with a bad first cluster" "need a first cluster" \
 	dmsetup message tr 0 bitmap frozen x
