@@ -187,6 +187,9 @@ struct cowbackup *cb_job_get(dev_t source, dev_t target);
 int cb_check_block_sizes(struct dm_target *ti, struct dm_dev *source,
 			 struct dm_dev *target, unsigned int cluster_sectors);
 void cb_job_put(struct cowbackup *cb);
+int cb_bitmap_reply(const char *dev_name, const char *what,
+		    const struct hbitmap *hb, spinlock_t *lock,
+		    const char *arg, char *result, unsigned int maxlen);
 
 /* range_lock.c */
 void cb_cell_add(struct cowbackup *cb, struct cb_cell *cell, u64 first,
@@ -222,5 +225,9 @@ void cb_copier_stop(struct cowbackup *cb);
 /* view.c */
 int cb_view_register(void);
 void cb_view_unregister(void);
+
+/* track.c */
+int cb_track_register(void);
+void cb_track_unregister(void);
 
 #endif /* DM_COWBACKUP_INTERNAL_H */

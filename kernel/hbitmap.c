@@ -324,6 +324,22 @@ bool hbitmap_range_clear_lockless(const struct hbitmap *hb, u64 start,
 	return true;
 }
 
+bool hbitmap_range_full_lockless(const struct hbitmap *hb, u64 start,
+				 u64 count)
+{
+	u64 last, w, mask;
+
+	if (!hb_clip(hb, start, &count))
+		return true;
+	last = start + count - 1;
+	for (w = start >> HB_SHIFT; w <= last >> HB_SHIFT; w++) {
+		mask = hb_mask(w, start, last);
+		if ((READ_ONCE(hb->words[0][w]) & mask) != mask)
+			return false;
+	}
+	return true;
+}
+
 u64 hbitmap_next_set(const struct hbitmap *hb, u64 from)
 {
 	return hb_next_set(hb, 0, from);

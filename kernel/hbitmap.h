@@ -62,6 +62,15 @@ u64 hbitmap_count(const struct hbitmap *hb);		/* O(1) */
 bool hbitmap_range_clear_lockless(const struct hbitmap *hb, u64 start,
 				  u64 count);
 
+/*
+ * True when every bit of [start, start + count) that lies inside the
+ * bitmap is set (the range is clipped first). Lockless like the above: a
+ * bit that stays set for the whole call is always seen, so a "false"
+ * may be stale but a "true" is not, as long as no reset runs meanwhile.
+ */
+bool hbitmap_range_full_lockless(const struct hbitmap *hb, u64 start,
+				 u64 count);
+
 /* Return the first set (zero) bit >= from, or hbitmap_size() if none. */
 u64 hbitmap_next_set(const struct hbitmap *hb, u64 from);
 u64 hbitmap_next_zero(const struct hbitmap *hb, u64 from);

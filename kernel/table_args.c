@@ -73,6 +73,19 @@ static int parse_u32_range(const char *word, u32 min, u32 max, u32 *value)
 	return 0;
 }
 
+/* Both targets take the same cluster sizes. */
+static int parse_cluster_size(const char *word, u32 *cluster_sectors,
+			      char **error)
+{
+	if (parse_u32_range(word, COWBACKUP_CLUSTER_MIN_SECTORS,
+			    COWBACKUP_CLUSTER_MAX_SECTORS, cluster_sectors) ||
+	    *cluster_sectors & (*cluster_sectors - 1)) {
+		*error = "Invalid cluster_size: need a power of two from 8 to 16384 sectors";
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* Parse one optional argument at argv[*i], advancing *i past its value. */
 static int parse_opt(unsigned int argc, char **argv, unsigned int *i,
 		     struct cb_args *args, char **error)
@@ -91,15 +104,9 @@ static int parse_opt(unsigned int argc, char **argv, unsigned int *i,
 	}
 	val = argv[(*i)++];
 
-	if (!strcmp(key, COWBACKUP_ARG_CLUSTER_SIZE)) {
-		if (parse_u32_range(val, COWBACKUP_CLUSTER_MIN_SECTORS,
-				    COWBACKUP_CLUSTER_MAX_SECTORS,
-				    &args->cluster_sectors) ||
-		    args->cluster_sectors & (args->cluster_sectors - 1)) {
-			*error = "Invalid cluster_size: need a power of two from 8 to 16384 sectors";
-			return -EINVAL;
-		}
-	} else if (!strcmp(key, COWBACKUP_ARG_SPEED)) {
+	if (!strcmp(key, COWBACKUP_ARG_CLUSTER_SIZE))
+		return parse_cluster_size(val, &args->cluster_sectors, error);
+	if (!strcmp(key, COWBACKUP_ARG_SPEED)) {
 		if (cb_parse_u64(val, &args->speed)) {
 			*error = "Invalid speed: need bytes per second";
 			return -EINVAL;
@@ -172,4 +179,34 @@ int cb_parse_args(unsigned int argc, char **argv, struct cb_args *args,
 			return r;
 	}
 	return 0;
+}
+
+/*
+ * cowbackup-track: [<#opt args> cluster_size <sectors>], the words after
+ * <dev> <meta dev>.
+ */
+int cb_parse_track_args(unsigned int argc, char **argv,
+			struct cb_track_args *args, char **error)
+{
+	u64 nr_opt;
+
+	args->cluster_sectors = COWBACKUP_CLUSTER_DEFAULT_SECTORS;
+	if (!argc)
+		return 0;
+	if (cb_parse_u64(argv[0], &nr_opt) || nr_opt != argc - 1) {
+		*error = "Optional argument count does not match the arguments given";
+		return -EINVAL;
+	}
+	if (argc == 1)
+		return 0;
+	if (strcmp(argv[1], COWBACKUP_ARG_CLUSTER_SIZE)) {
+		*error = "Unknown optional argument: cowbackup-track takes only cluster_size";
+		return -EINVAL;
+	}
+	if (argc != 3) {
+		*error = argc == 2 ? "Optional argument is missing its value" :
+				     "cluster_size given more than once, or extra arguments";
+		return -EINVAL;
+	}
+	return parse_cluster_size(argv[2], &args->cluster_sectors, error);
 }

@@ -31,6 +31,14 @@ struct cb_args {
 int cb_parse_args(unsigned int argc, char **argv, struct cb_args *args,
 		  char **error);
 
+/* The words after cowbackup-track's <dev> <meta dev>. */
+struct cb_track_args {
+	u32 cluster_sectors;
+};
+
+int cb_parse_track_args(unsigned int argc, char **argv,
+			struct cb_track_args *args, char **error);
+
 /* Parse a whole decimal u64 (no sign, no suffix); -EINVAL otherwise. */
 int cb_parse_u64(const char *word, u64 *value);
 

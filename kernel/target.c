@@ -645,30 +645,36 @@ static int msg_skip(struct cowbackup *cb, const char *arg_first,
 	return 0;
 }
 
-/* Reply with the copied extents from a cluster on, for paging. */
-static int msg_bitmap(struct cowbackup *cb, const char *arg, char *result,
-		      unsigned int maxlen)
+/*
+ * The "bitmap" reply of both targets: the set extents of @hb from the
+ * cluster in @arg on, as "<start>+<len>" words and a final "next=<cluster>"
+ * or "next=end", for paging. @lock guards @hb; @what names the message
+ * in the error line.
+ */
+int cb_bitmap_reply(const char *dev_name, const char *what,
+		    const struct hbitmap *hb, spinlock_t *lock,
+		    const char *arg, char *result, unsigned int maxlen)
 {
 	/* Room kept for " next=<20 digits>" and the NUL. */
 	const unsigned int tail = 32;
+	u64 nr = hbitmap_size(hb);
 	unsigned int sz;
 	u64 first, next;
 
-	if (cb_parse_u64(arg, &first) || first > cb->nr_clusters) {
-		DMERR("%s: bitmap: need a first cluster from 0 to %llu",
-		      cb_dev_name(cb), cb->nr_clusters);
+	if (cb_parse_u64(arg, &first) || first > nr) {
+		DMERR("%s: %s: need a first cluster from 0 to %llu",
+		      dev_name, what, nr);
 		return -EINVAL;
 	}
 	if (maxlen <= tail)
 		return -ENOSPC;
-	spin_lock_irq(&cb->lock);
-	hbitmap_format_extents(cb->copied, first, result, maxlen - tail,
-			       &next);
-	spin_unlock_irq(&cb->lock);
+	spin_lock_irq(lock);
+	hbitmap_format_extents(hb, first, result, maxlen - tail, &next);
+	spin_unlock_irq(lock);
 	sz = strlen(result);
 	if (sz)
 		DMEMIT(" ");
-	if (next >= cb->nr_clusters)
+	if (next >= nr)
 		DMEMIT("next=end");
 	else
 		DMEMIT("next=%llu", next);
@@ -692,7 +698,9 @@ static int cb_message(struct dm_target *ti, unsigned int argc, char **argv,
 	if (argc == 3 && !strcasecmp(cmd, COWBACKUP_MSG_SKIP))
 		return msg_skip(cb, argv[1], argv[2]);
 	if (argc == 2 && !strcasecmp(cmd, COWBACKUP_MSG_BITMAP))
-		return msg_bitmap(cb, argv[1], result, maxlen);
+		return cb_bitmap_reply(cb_dev_name(cb), COWBACKUP_MSG_BITMAP,
+				       cb->copied, &cb->lock, argv[1], result,
+				       maxlen);
 
 	DMERR("%s: unknown message '%s' with %u argument(s); expected pause, resume, cancel, speed <B/s>, skip <first> <count> or bitmap <first>",
 	      cb_dev_name(cb), cmd, argc ? argc - 1 : 0);
@@ -841,15 +849,22 @@ static int __init dm_cowbackup_init(void)
 		return r;
 	}
 	r = cb_view_register();
-	if (r < 0) {
-		dm_unregister_target(&cowbackup_target);
-		return r;
-	}
+	if (r < 0)
+		goto bad_view;
+	r = cb_track_register();
+	if (r < 0)
+		goto bad_track;
 	return 0;
+bad_track:
+	cb_view_unregister();
+bad_view:
+	dm_unregister_target(&cowbackup_target);
+	return r;
 }
 
 static void __exit dm_cowbackup_exit(void)
 {
+	cb_track_unregister();
 	cb_view_unregister();
 	dm_unregister_target(&cowbackup_target);
 }
@@ -859,5 +874,6 @@ module_exit(dm_cowbackup_exit);
 
 MODULE_DESCRIPTION(DM_NAME " point-in-time backup of live block devices");
 MODULE_LICENSE("GPL");
-/* A table of either target loads the module. */
+/* A table of any of the targets loads the module. */
 MODULE_ALIAS("dm-" COWBACKUP_VIEW_TARGET_NAME);
+MODULE_ALIAS("dm-" COWBACKUP_TRACK_TARGET_NAME);

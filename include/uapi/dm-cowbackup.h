@@ -11,6 +11,7 @@
 
 #define COWBACKUP_TARGET_NAME		"cowbackup"
 #define COWBACKUP_VIEW_TARGET_NAME	"cowbackup-snap"
+#define COWBACKUP_TRACK_TARGET_NAME	"cowbackup-track"
 
 #define COWBACKUP_VERSION_MAJOR	1
 #define COWBACKUP_VERSION_MINOR	0
@@ -69,5 +70,18 @@
 #define COWBACKUP_MSG_SPEED	"speed"
 #define COWBACKUP_MSG_SKIP	"skip"
 #define COWBACKUP_MSG_BITMAP	"bitmap"
+
+/*
+ * cowbackup-track. INFO status, positional; fields are only ever appended:
+ * <valid|invalid> <epoch> <dirty clusters current> <dirty clusters frozen>
+ * <cluster sectors> <frozen reason> <current reason> <uuid>
+ * The first field is the frozen map's; a reason is "-" for a valid map.
+ */
+#define COWBACKUP_TRACK_STATUS_FIELDS	8
+#define COWBACKUP_TRACK_VALID		"valid"
+#define COWBACKUP_TRACK_INVALID		"invalid"
+#define COWBACKUP_TRACK_MSG_CHECKPOINT	"checkpoint"
+#define COWBACKUP_TRACK_MAP_FROZEN	"frozen"
+#define COWBACKUP_TRACK_MAP_CURRENT	"current"
 
 #endif /* _UAPI_DM_COWBACKUP_H */

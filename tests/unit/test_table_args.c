@@ -155,4 +155,49 @@ TEST(parse_u64_strict)
 	EXPECT_EQ(-EINVAL, cb_parse_u64("12 ", &v));
 }
 
+/* cowbackup-track: [<#opt args> cluster_size <sectors>] */
+static int parse_track(const char *text, struct cb_track_args *args,
+		       char **error)
+{
+	char buf[256], *argv[MAX_WORDS], *save = NULL, *w;
+	unsigned int argc = 0;
+
+	snprintf(buf, sizeof(buf), "%s", text);
+	for (w = strtok_r(buf, " ", &save); w && argc < MAX_WORDS;
+	     w = strtok_r(NULL, " ", &save))
+		argv[argc++] = w;
+	*error = NULL;
+	return cb_parse_track_args(argc, argv, args, error);
+}
+
+TEST(track_args)
+{
+	struct cb_track_args a;
+	char *err;
+
+	ASSERT_EQ(0, parse_track("", &a, &err));
+	EXPECT_EQ(128, a.cluster_sectors);
+	ASSERT_EQ(0, parse_track("0", &a, &err));
+	EXPECT_EQ(128, a.cluster_sectors);
+	ASSERT_EQ(0, parse_track("2 cluster_size 8", &a, &err));
+	EXPECT_EQ(8, a.cluster_sectors);
+	ASSERT_EQ(0, parse_track("2 cluster_size 16384", &a, &err));
+	EXPECT_EQ(16384, a.cluster_sectors);
+	EXPECT_EQ(-EINVAL, parse_track("2 cluster_size 96", &a, &err));
+	EXPECT_NE(NULL, strstr(err, "power of two"));
+	EXPECT_EQ(-EINVAL, parse_track("2 cluster_size 4", &a, &err));
+	EXPECT_EQ(-EINVAL, parse_track("2 cluster_size 32768", &a, &err));
+	EXPECT_EQ(-EINVAL, parse_track("2 cluster_size x", &a, &err));
+	EXPECT_EQ(-EINVAL, parse_track("1 cluster_size", &a, &err));
+	EXPECT_NE(NULL, strstr(err, "missing its value"));
+	EXPECT_EQ(-EINVAL, parse_track("2 speed 5", &a, &err));
+	EXPECT_NE(NULL, strstr(err, "only cluster_size"));
+	EXPECT_EQ(-EINVAL, parse_track("4 cluster_size 8 cluster_size 16", &a,
+				       &err));
+	EXPECT_NE(NULL, strstr(err, "more than once"));
+	EXPECT_EQ(-EINVAL, parse_track("3 cluster_size 8", &a, &err));
+	EXPECT_NE(NULL, strstr(err, "count does not match"));
+	EXPECT_EQ(-EINVAL, parse_track("cluster_size 8", &a, &err));
+}
+
 TEST_HARNESS_MAIN
