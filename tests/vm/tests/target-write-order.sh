@@ -22,7 +22,7 @@
 . "$REPO/tests/vm/tests/data/target-lib.sh"
 
 REPLAY_PY="$REPO/tests/vm/tests/data/log-replay.py"
-SAMPLE=${COWBACKUP_LOGWRITES_SAMPLE:-12}
+SAMPLE=${COWBACKUP_LOGWRITES_SAMPLE:-10}
 SEED=${COWBACKUP_LOGWRITES_SEED:-$((RANDOM * 32768 + RANDOM))}
 M=/tmp/wo-mnt
 mkdir -p $M
@@ -41,26 +41,43 @@ modprobe dm-snapshot || bail "no dm-snapshot module"
 # The copy-on-write store of the per-point snapshots.
 cb_brd 1 64 || bail "cannot load brd"
 
-# load TAG: the fsync-heavy filesystem load on $M. The same work for
-# every run (fixed sizes and fio seed); marks go into the log between
-# its pieces.
+# load TAG SEED: the fsync-heavy filesystem load on $M. The same work
+# for every run (fixed sizes, the fio seed given); marks go into the log
+# between its pieces.
 load() {
 	local tag=$1 i
-	mkdir -p $M/meta $M/fio || return 1
+	# shellcheck disable=SC2016 # fio expands $jobnum and $filenum
 	fio --name="wo-$tag" --directory=$M/fio --nrfiles=4 --filesize=512k \
-		--bs=4k --rw=randwrite --fsync=1 --io_size=1M --numjobs=2 \
-		--randseed=1234 --ioengine=psync --group_reporting \
+		--filename_format='f.$jobnum.$filenum' --bs=4k --rw=randwrite \
+		--fsync=1 --io_size=256k --numjobs=2 \
+		--randseed="$2" --ioengine=psync --group_reporting \
 		--output=/tmp/fio-"$tag".txt || return 1
 	logmark "$tag-fio"
-	for i in $(seq 1 24); do
+	for i in $(seq 1 12); do
 		dd if=/dev/urandom of=$M/meta/new bs=4k count=$((i % 5 + 1)) \
 			conv=fsync status=none || return 1
 		mv $M/meta/new $M/meta/f$((i % 7)) &&
 			sync $M/meta &&
 			rm -f $M/meta/f$(((i + 3) % 7)) || return 1
-		[ $((i % 8)) -eq 0 ] && logmark "$tag-meta$i"
 	done
 	return 0
+}
+
+# prefill DEV: the load's files, full of random data, on the fs on DEV.
+prefill() {
+	local j f
+	mount -t ext4 "$1" $M || return 1
+	mkdir -p $M/meta $M/fio || return 1
+	for j in 0 1; do
+		for f in 0 1 2 3; do
+			dd if=/dev/urandom of=$M/fio/f.$j.$f bs=64k count=8 \
+				status=none || return 1
+		done
+	done
+	for f in 0 1 2 3 4 5 6; do
+		dd if=/dev/urandom of=$M/meta/f$f bs=4k count=4 status=none || return 1
+	done
+	umount $M
 }
 
 LW=
@@ -91,6 +108,10 @@ run() {
 		mkfs.ext4 -q -F -E nodiscard,lazy_itable_init=0,lazy_journal_init=0 \
 		"/dev/mapper/$LW" || return
 	logmark mkfs
+	# Files with data (not holes) before the job starts, so the load's
+	# first writes copy data out, not only zero clusters.
+	check "$name: fill the files the load rewrites" prefill "/dev/mapper/$LW"
+	logmark prefilled
 	fsdev=/dev/mapper/$LW
 	if [ -n "$tgt" ]; then
 		pit=$(md5_direct "/dev/mapper/$LW")
@@ -100,18 +121,18 @@ run() {
 	fi
 	check "$name: mount ext4" mount -t ext4 "$fsdev" $M || return
 	logmark mounted
-	check "$name: fsync load, copy-on-write path" load "$name-a"
+	check "$name: fsync load, copy-on-write path" load "$name-a" 1234
 	logmark "$name-a-done"
 	if [ -n "$tgt" ]; then
 		diag "$name: after the paused phase: $(cb_status wo-cb)"
-		check "$name: the load made copy-outs" \
-			test "$(cb_get wo-cb cow)" -gt 0
-		# 128 MiB at 2 MiB/s: the copier is busy for the whole phase.
+		check "$name: the load made copy-outs of data" \
+			test "$(cb_get wo-cb cow)" -ge 16
+		# 128 MiB at 1 MiB/s: the copier is busy for the whole phase.
 		check "$name: resume with a speed limit" \
-			bash -c "dmsetup message wo-cb 0 speed 2097152 &&
+			bash -c "dmsetup message wo-cb 0 speed 1048576 &&
 				 dmsetup message wo-cb 0 resume"
 	fi
-	check "$name: fsync load, second phase" load "$name-b"
+	check "$name: fsync load, second phase" load "$name-b" 5678
 	logmark "$name-b-done"
 	if [ -n "$tgt" ]; then
 		diag "$name: after the running phase: $(cb_status wo-cb)"
@@ -124,7 +145,7 @@ run() {
 	logmark unmounted
 	if [ -n "$tgt" ]; then
 		cb_msg wo-cb speed 0
-		cb_check_done "$name: the job completes" wo-cb completed $(scaled 60)
+		cb_check_done "$name: the job completes" wo-cb completed "$(scaled 60)"
 		check_eq "$name: the target is the filesystem as the job started" \
 			"$pit" "$(md5_direct "$tgt")"
 		check "$name: remove the job" dmsetup remove wo-cb
