@@ -7,7 +7,8 @@
 # `completed` a mark goes into the log. Before that mark the log must hold
 # every copied sector (each cluster once) and, after the last of those
 # writes, a FLUSH entry; after the mark, no write. The target is then the
-# point-in-time image byte for byte.
+# point-in-time image byte for byte. Then a completion flush that fails
+# (dm-flakey under the target) fails the job: never `completed`.
 # disks: 3
 # disk-size: 64M
 # timeout: 180
@@ -78,5 +79,44 @@ check "the target is the point-in-time image" \
 
 check "the log never ran out of space" \
 	bash -c "! dmesg | grep -q 'Ran out of space on the logdev'"
+
+# --- a failed flush fails the job -----------------------------------------
+# Every cluster but the last is copied while the job is paused; then the
+# target's table puts dm-flakey (error_writes, always down) under those
+# copied clusters and keeps the last one linear: the last copy-out
+# succeeds, the completion flush (sent to every segment) fails.
+modprobe dm-flakey || bail "no dm-flakey module"
+T=$(cb_size "$TGT")
+L=$((S - CS))
+$CB_PY stamp "$SRC" --seed 44 || bail "cannot stamp $SRC"
+check "target as a linear device" \
+	dmsetup create fo-t --table "0 $T linear $TGT 0"
+check "a paused sync=full job onto it" \
+	cb_create fo-cb "$SRC" /dev/mapper/fo-t full paused
+check "first writes to every cluster but the last" \
+	$CB_PY stamp /dev/mapper/fo-cb --seed 45 --count "$L"
+check_eq "still paused, the last cluster unsettled" \
+	"paused $((S / CS - 1))" "$(cb_get fo-cb state) $(cb_get fo-cb settled)"
+check "flakey error_writes under the copied clusters" bash -c "
+	dmsetup suspend fo-t &&
+	dmsetup reload fo-t --table '0 $L flakey $TGT 0 0 3600 1 error_writes
+$L $((T - L)) linear $TGT $L' &&
+	dmsetup resume fo-t"
+mark=$(cb_kmsg_mark)
+check "the last first write succeeds" \
+	$CB_PY stamp /dev/mapper/fo-cb --seed 46 --first "$L" --count "$CS"
+st=$(cb_wait fo-cb 'completed|failed' "$(scaled 30)")
+check_eq "the failed flush fails the job (not completed)" failed "$st"
+check_eq "the error is counted" 1 "$(cb_get fo-cb errors)"
+diag "status: $(cb_status fo-cb)"
+klog_has() { cb_kmsg_since "$mark" | grep -q "$1"; }
+check "the kernel says why" klog_has 'flushing the target failed'
+diag "$(cb_kmsg_since "$mark" | grep cowbackup)"
+check "the source holds the guest's writes" bash -c "
+	$CB_PY verify $SRC --seed 45 --count $L &&
+	$CB_PY verify $SRC --seed 46 --first $L --count $CS"
+check "the job device goes" dmsetup remove fo-cb
+check "the target device goes" dmsetup remove fo-t
+
 cb_check_klog
 done_testing
