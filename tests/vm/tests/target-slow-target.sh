@@ -5,11 +5,12 @@
 # writers' first writes to distinct clusters cannot get their copy-outs
 # done, writes to an already-settled cluster complete (an ordering fact,
 # not a timing threshold); the same with the target only slow is
-# reported as diagnostics. fio then measures the first-write latency (p50/p99
-# clat, one writer and four at once) and the rewrite latency of settled
-# clusters; the numbers are reported as diagnostics, not judged. Finally
-# the job completes through the slow target and the target equals the
-# point-in-time image byte for byte (O_DIRECT).
+# reported as diagnostics. fio then measures the first-write latency
+# (p50/p99 clat, one writer and four at once) and the rewrite latency of
+# settled clusters, alone and next to four first writers; the numbers
+# are reported as diagnostics, not judged. Finally the job completes
+# through the slow target and the target equals the point-in-time image
+# byte for byte (O_DIRECT).
 # disks: 2
 # disk-size: 32M
 # timeout: 300
@@ -145,7 +146,19 @@ diag "first-write latency, 4 writers, 40 writes: p50 ${p50} ms, p99 ${p99} ms"
 read -r p50 p99 n <<<"$(fio_lat settled --offset=$((200 * 65536)) --number_ios=40)"
 check "fio: 40 rewrites of settled clusters" test "${n:-0}" -eq 40
 diag "settled-cluster write latency, 1 writer, 40 writes: p50 ${p50} ms, p99 ${p99} ms"
-check_eq "125 copy-outs in all, none twice" 125 "$(cb_get sl-cb cow)"
+# Settled-cluster writes (one every 50 ms) while four writers make first
+# writes: the settled ones must not queue behind the copy-outs.
+fio_lat busy4 --offset=$((420 * 65536)) --offset_increment=$((22 * 65536)) \
+	--number_ios=10 --numjobs=4 --group_reporting >/tmp/busy4.lat &
+fp=$!
+read -r s50 s99 sn <<<"$(fio_lat busy1 --offset=$((200 * 65536)) \
+	--number_ios=40 --thinktime=50000)"
+wait $fp
+read -r p50 p99 n </tmp/busy4.lat
+check "fio: 40 settled writes next to 4 writers x 10 first writes" \
+	test "${sn:-0}" -eq 40 -a "${n:-0}" -eq 40
+diag "meanwhile: settled-cluster writes p50 ${s50} ms, p99 ${s99} ms; first writes p50 ${p50} ms, p99 ${p99} ms"
+check_eq "165 copy-outs in all, none twice" 165 "$(cb_get sl-cb cow)"
 
 check "resume" cb_msg sl-cb resume
 cb_check_done "the job completes through the slow target" sl-cb completed "$(scaled 120)"
