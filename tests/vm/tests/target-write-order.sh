@@ -100,6 +100,7 @@ FSCK_POINT='
 # when given. Sets RESULT to the replay tool's summary line.
 run() {
 	local name=$1 src=$2 log=$3 replay=$4 tgt=${5:-} fsdev pit out n
+	local t0=$SECONDS
 	LW=wo-lw-$name
 	RESULT=
 	check "$name: dm-log-writes under the source" \
@@ -161,10 +162,13 @@ run() {
 	else
 		opt+=(--sample "$SAMPLE" --seed "$SEED")
 	fi
+	diag "$name: mkfs and load took $((SECONDS - t0)) s"
+	t0=$SECONDS
 	out=$(REPLAY_DEV=$replay python3 "$REPLAY_PY" replay "${opt[@]}" \
 		--check "$FSCK_POINT" "$log" "$replay" 2>&1)
 	RESULT=$(tail -n 1 <<<"$out")
 	diag "$name: $RESULT"
+	diag "$name: replay and checks took $((SECONDS - t0)) s"
 	if [[ $RESULT == *" failed=0" ]]; then
 		ok "$name: every checked point of the log is fsck-clean"
 	else
