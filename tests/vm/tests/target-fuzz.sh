@@ -1,13 +1,13 @@
 #!/bin/bash
 # Table and message fuzzing in the guest (issue 12, section 4): random
-# and mutated table lines for cowbackup and cowbackup-snap,
-# and random messages to the jobs that were accepted. Nothing may oops
+# and mutated table lines for cowbackup, cowbackup-snap and
+# cowbackup-track, and random messages to a job and to a tracker. Nothing may oops
 # (the bench fails the test on any BUG/WARNING in the console), every
 # refused table must leave a "device-mapper: ..." reason in the kernel log
 # and no device, the source's data must stay
 # untouched, and the module must unload at the end (no leaked reference).
 # COWBACKUP_FUZZ_SEED repeats a run; COWBACKUP_FUZZ_N sets the size
-# (80 in make check; pass a larger one as a kernel parameter, e.g.
+# (60 in make check; pass a larger one as a kernel parameter, e.g.
 # COWBACKUP_VM_APPEND=COWBACKUP_FUZZ_N=2000 tests/vm/run target-fuzz).
 # disks: 2
 # disk-size: 32M
@@ -20,7 +20,7 @@ read -r -a D <<<"$COWBACKUP_DISKS"
 SRC=${D[0]} TGT=${D[1]}
 S=$(cb_size "$SRC")
 SEED=${COWBACKUP_FUZZ_SEED:-$RANDOM}
-N=${COWBACKUP_FUZZ_N:-80}
+N=${COWBACKUP_FUZZ_N:-60}
 diag "seed $SEED, $N table lines per target"
 trap 'cleanup_dm' EXIT
 
@@ -39,6 +39,7 @@ words = ["full", "top", "none", "cluster_size", "speed", "max_workers",
          "16385", "65536", "4294967295", "4294967296",
          "18446744073709551615", "18446744073709551616", "-1", "+5",
          "0x10", "1e3", "08", tgt, "/dev/null", "/dev/nonexistent",
+         "checkpoint", "frozen", "current",
          "254:0", "7:0", "%s" % "x" * 300]
 def junk():
     return "".join(rnd.choice("abcXYZ019_-+:/.,=\\'\"") for _ in range(rnd.randint(1, 12)))
@@ -64,10 +65,17 @@ valid = [
     [src, tgt, "top", "3", "speed", "1048576", "paused"],
     [src, tgt, "full", "6", "max_workers", "4", "on_source_error", "stop", "cow_error", "break_write"],
 ]
-for target in ("cowbackup", "cowbackup-snap"):
+valid_track = [
+    [src, tgt],
+    [src, tgt, "2", "cluster_size", "128"],
+    [src, tgt, "2", "cluster_size", "8"],
+]
+for target in ("cowbackup", "cowbackup-snap", "cowbackup-track"):
     for _ in range(n):
         if target == "cowbackup-snap":
             ws = [src, tgt]
+        elif target == "cowbackup-track":
+            ws = list(rnd.choice(valid_track))
         else:
             ws = list(rnd.choice(valid))
         if rnd.random() < 0.15:
@@ -79,22 +87,38 @@ for target in ("cowbackup", "cowbackup-snap"):
         ws = [w if w != src or i == 0 else tgt for i, w in enumerate(ws)]
         length = rnd.choice([size, size, size, size + 8, size - 1, 8, 1])
         print("T\t%s\t0 %d %s %s" % (target, length, target, " ".join(ws)))
-msgs = ["pause", "resume", "cancel", "speed", "skip", "bitmap"]
-for _ in range(n):
-    ws = [rnd.choice(msgs)] + [token() for _ in range(rnd.randint(0, 3))]
-    if rnd.random() < 0.1:
-        ws = [token() for _ in range(rnd.randint(0, 4))]
-    print("M\t" + " ".join(ws))
+# Messages: first to a cowbackup job, then to a tracker.
+msgs = {"fzjob": ["pause", "resume", "cancel", "speed", "skip", "bitmap"],
+        "fztrack": ["checkpoint", "bitmap", "bitmap frozen",
+                    "bitmap current"]}
+for dev in ("fzjob", "fztrack"):
+    for _ in range(n):
+        ws = [rnd.choice(msgs[dev])] + [token() for _ in range(rnd.randint(0, 3))]
+        if rnd.random() < 0.1:
+            ws = [token() for _ in range(rnd.randint(0, 4))]
+        print("M\t%s\t%s" % (dev, " ".join(ws)))
 EOF
 [ -s /tmp/fuzz-cases ] || bail "the case generator failed"
 
 tables=0 accepted=0 refused=0 unexplained=0 left=0 msgs=0 msg_ok=0
-# A job for the messages: the cases are sent to it; cancelled jobs are
-# replaced.
-job() {
-	dmsetup info fzjob >/dev/null 2>&1 && [ "$(dm_field fzjob 4)" != cancelled ] && return
-	dmsetup remove fzjob >/dev/null 2>&1
-	dmsetup create fzjob --table "0 $S cowbackup $SRC $TGT none" >/dev/null 2>&1
+# The device for the messages: a sync=none job (replaced once cancelled)
+# or a tracker, whichever the case is for (both use TGT, so one at a time).
+# A checkpoint needs the tracker suspended: half of the time it is.
+msgdev() {
+	if [ "$1" = fzjob ]; then
+		dmsetup info fzjob >/dev/null 2>&1 && [ "$(dm_field fzjob 4)" != cancelled ] && return
+		dmsetup remove fzjob >/dev/null 2>&1
+		dmsetup create fzjob --table "0 $S cowbackup $SRC $TGT none" >/dev/null 2>&1
+	else
+		dmsetup remove fzjob >/dev/null 2>&1
+		dmsetup info fztrack >/dev/null 2>&1 ||
+			dmsetup create fztrack --table "0 $S cowbackup-track $SRC $TGT" >/dev/null 2>&1
+		if [ $((RANDOM % 2)) = 0 ]; then
+			dmsetup suspend fztrack >/dev/null 2>&1
+		else
+			dmsetup resume fztrack >/dev/null 2>&1
+		fi
+	fi
 }
 # The kernel log is read and cleared after each line (dmesg -c): reading
 # a growing log each time would dominate the run under TCG. The console
@@ -120,11 +144,14 @@ while IFS=$'\t' read -r kind a b; do
 		fi
 	else
 		msgs=$((msgs + 1))
-		job
-		dmsetup message fzjob 0 $a >/dev/null 2>&1 && msg_ok=$((msg_ok + 1))
+		msgdev "$a"
+		# shellcheck disable=SC2086 # the message's words
+		dmsetup message "$a" 0 $b >/dev/null 2>&1 && msg_ok=$((msg_ok + 1))
 	fi
 done </tmp/fuzz-cases
 dmsetup remove fzjob >/dev/null 2>&1
+dmsetup resume fztrack >/dev/null 2>&1
+dmsetup remove fztrack >/dev/null 2>&1
 
 diag "$tables table lines: $accepted accepted, $refused refused; $msgs messages, $msg_ok accepted"
 check "some lines were accepted, some refused" test "$accepted" -gt 0 -a "$refused" -gt 0
