@@ -37,7 +37,7 @@ Subcommands (all I/O is O_DIRECT, so no page cache is ever consulted):
         (--failed old: the write was refused as a whole, e.g.
         cow_error break_write); --skip leaves sector ranges out.
   reader DEV --seconds T (--seed S [--holes K] | --image FILE)
-        [--first N --count N] [--eio-ok]
+        [--first N --count N | --extents "a+b ..." --cluster C] [--eio-ok]
         random O_DIRECT reads checked against the PIT image; used on a
         cowbackup-snap view while something writes to the origin. With
         --eio-ok a read failing with EIO is counted and the reader goes
@@ -427,7 +427,12 @@ def cmd_reader(args):
     maxlen = args.max_len // SECTOR
     lo = args.first
     hi = min(n, lo + args.count) if args.count else n
+    ranges = [(lo, hi)]
+    if args.extents is not None:
+        ranges = [(a * args.cluster, min(n, (a + b) * args.cluster))
+                  for a, b in parse_extents(args.extents)]
     while time.monotonic() < deadline:
+        lo, hi = rnd.choice(ranges)
         length = min(rnd.randint(1, maxlen), hi - lo)
         first = rnd.randint(lo, hi - length)
         try:
@@ -577,6 +582,9 @@ def main():
     sp.add_argument('--count', type=int, default=0)
     sp.add_argument('--eio-ok', action='store_true',
                     help='count EIO reads and go on')
+    sp.add_argument('--extents',
+                    help="read only these clusters: 'start+len ...'")
+    sp.add_argument('--cluster', type=int, default=128)
     sp.set_defaults(fn=cmd_reader)
 
     sp = sub.add_parser('overlay')
