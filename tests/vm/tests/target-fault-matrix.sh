@@ -3,7 +3,9 @@
 # of live jobs, under random guest writes, and the contract checked after.
 #
 # A cell is FAULT x DEVICE x SYNC x POLICY:
-#   FAULT   rerr  an `error` segment over a band of clusters (reads and
+#   FAULT   rerr  an `error` segment over a band of clusters, a quarter
+#                 of the device from the first one not yet copied when
+#                 the fault strikes, where the copier goes next (reads and
 #                 writes there fail: copies cannot read the source, or
 #                 write the target, and guest writes to the band fail)
 #           werr  dm-flakey error_writes over the band (reads work)
@@ -55,7 +57,7 @@
 # random, covering every value of every axis, from a seed it prints;
 # COWBACKUP_FAULT_SEED repeats a run, COWBACKUP_FAULT_ALL=1 runs every cell
 # (about 20 s each under TCG; give it a --timeout), and
-# COWBACKUP_FAULT_CELL=fault/device/sync/policy (space-separated list)
+# COWBACKUP_FAULT_CELL=fault/device/sync/policy (several joined by ',')
 # runs the named ones. Pass them with COWBACKUP_VM_APPEND, e.g.
 #   COWBACKUP_VM_APPEND=COWBACKUP_FAULT_SEED=1234 tests/vm/run target-fault-matrix
 # disks: 0
@@ -71,18 +73,18 @@ trap 'cb_cleanup' EXIT
 N=$(cb_size /dev/ram0)
 CS=128
 TOTAL=$(cb_clusters "$N" $CS)
-# The band the range faults cover: the third quarter of the device.
-BADC=$((TOTAL / 2))
+# A range fault covers a quarter of the device from the first cluster not
+# yet copied when it strikes: where the background copy goes next.
 BADN=$((TOTAL / 4))
-A=$((BADC * CS))
+A=0
 L=$((BADN * CS))
 SRC=/dev/mapper/cbs
 TGT=/dev/mapper/cbt
 DM=/dev/mapper/cb
 PIT=71
 OLDTGT=99
-# Background copy speed: a full copy takes about 4 s, so faults land
-# before, during and after it.
+# Background copy speed: a full copy takes 4 s or more (copy-outs count
+# against the rate too), so faults land before, during and after it.
 SPEED=$((2 << 20))
 WSECS=3
 W=/tmp/fm
@@ -112,9 +114,13 @@ set_dev() {
 	werr) band="$A $L flakey $dev $A 0 1 1 error_writes" ;;
 	drop) band="$A $L flakey $dev $A 0 1 1 drop_writes" ;;
 	esac
-	[ -n "$band" ] && table="0 $A linear $dev 0
-$band
+	if [ -n "$band" ]; then
+		table=$band
+		[ "$A" -gt 0 ] && table="0 $A linear $dev 0
+$table"
+		[ $((A + L)) -lt "$N" ] && table="$table
 $((A + L)) $((N - A - L)) linear $dev $((A + L))"
+	fi
 	if dmsetup info "$name" >/dev/null 2>&1; then
 		dmsetup reload "$name" --table "$table" && dmsetup resume "$name"
 	else
@@ -122,9 +128,18 @@ $((A + L)) $((N - A - L)) linear $dev $((A + L))"
 	fi
 }
 
-# dm_sys NAME: its /sys/block directory.
+# dm_sys NAME: its /sys/block directory, from the map dm_sys_scan made
+# after the devices were created (every process start costs under TCG).
+declare -A DM_SYS
+dm_sys_scan() {
+	local name minor
+	DM_SYS=()
+	while IFS=: read -r name minor; do
+		DM_SYS[$name]=/sys/block/dm-$minor
+	done < <(dmsetup info -c --noheadings --separator : -o name,minor)
+}
 dm_sys() {
-	echo "/sys/block/dm-$(dmsetup info -c --noheadings -o minor "$1")"
+	echo "${DM_SYS[$1]}"
 }
 
 # stat_field NAME N: field N of /sys/block/dm-X/stat (1 reads completed,
@@ -268,14 +283,15 @@ run_cell() {
 		cb_view_create cbv $SRC $TGT &&
 			dmsetup create cbvo --readonly --table "0 $N linear /dev/mapper/cbv 0" ||
 			{ not_ok "$c create the view"; return; }
-		r0=$(stat_field cbvo 1)
 	fi
+	dm_sys_scan
 	w0=$(stat_field cbo 5)
+	[ $view = yes ] && r0=$(stat_field cbvo 1)
 
 	TIMES="set-up $((SECONDS - t0))"
 	# --- load, fault at a random moment, heal -------------------------------
 	$CB_PY writers /dev/mapper/cbo --jobs 2 --seconds $WSECS \
-		--seed $((RANDOM + 1)) --log $W/log --keep-going --trim 0 --zero 0 \
+		--seed $((RANDOM + 1)) --log $W/log --keep-going --trim 0 --zero 0 --max-len 65536 \
 		>$W/writers.out 2>&1 &
 	wpid=$!
 	if [ $view = yes ]; then
@@ -285,9 +301,14 @@ run_cell() {
 			>$W/reader.out 2>&1 &
 		rpid=$!
 	fi
+	# The job starts once the writers do (a Python start takes a while).
+	for ((d = 0; d < 100; d++)); do
+		[ -e $W/log/w0.log ] && break
+		sleep 0.1
+	done
 	cb_msg cb resume
 	if [ $((RANDOM % 2)) = 0 ]; then
-		delay=$((RANDOM % 3000))
+		delay=$((RANDOM % 2000))
 		trigger="after ${delay} ms"
 		sleep "$((delay / 1000)).$(printf %03d $((delay % 1000)))"
 	else
@@ -305,10 +326,19 @@ run_cell() {
 	fi
 	at_settled=$(cb_get cb settled)
 	at_state=$(cb_get cb state)
+	ext=$(cb_msg cb bitmap 0)
+	case $ext in
+	0+*) BADC=${ext%% *} BADC=$((${BADC#0+})) ;;
+	*) BADC=0 ;;
+	esac
+	[ $((BADC + BADN)) -gt "$TOTAL" ] && BADC=$((TOTAL - BADN))
+	A=$((BADC * CS))
 	set_dev $dmname $ram "$fault" || not_ok "$c inject the fault"
-	dur=$((500 + RANDOM % 1500))
+	dur=$((500 + RANDOM % 1000))
 	sleep "$((dur / 1000)).$(printf %03d $((dur % 1000)))"
 	set_dev $dmname $ram healthy || not_ok "$c heal the device"
+	[ "$fault" = gone ] || trigger="$trigger on clusters $BADC..$((BADC + BADN - 1))"
+	kill -0 $wpid 2>/dev/null || trigger="$trigger, writers done"
 	diag "$c fault $trigger (job $at_state, $at_settled/$TOTAL settled), for $dur ms"
 
 	# --- every process exits, every bio completed once ----------------------
@@ -472,7 +502,7 @@ SEED=${COWBACKUP_FAULT_SEED:-$(($(date +%s%N) % 32768))}
 RANDOM=$SEED
 NCELLS=${COWBACKUP_FAULT_CELLS:-6}
 if [ -n "${COWBACKUP_FAULT_CELL:-}" ]; then
-	read -r -a CELLS <<<"$COWBACKUP_FAULT_CELL"
+	IFS=, read -r -a CELLS <<<"$COWBACKUP_FAULT_CELL"
 elif [ "${COWBACKUP_FAULT_ALL:-0}" = 1 ]; then
 	CELLS=("${ALL[@]}")
 else
@@ -499,7 +529,7 @@ else
 	done
 fi
 diag "fault matrix: seed $SEED (COWBACKUP_FAULT_SEED=$SEED repeats it), ${#CELLS[@]} of ${#ALL[@]} cells"
-diag "$N sectors, $TOTAL clusters of $CS sectors; range faults on clusters $BADC..$((BADC + BADN - 1))"
+diag "$N sectors, $TOTAL clusters of $CS sectors; range faults cover $BADN clusters"
 
 for x in "${CELLS[@]}"; do
 	IFS=/ read -r f d s p <<<"$x"
