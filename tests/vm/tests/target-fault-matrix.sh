@@ -86,7 +86,8 @@ OLDTGT=99
 # Background copy speed: a full copy takes 4 s or more (copy-outs count
 # against the rate too), so faults land before, during and after it.
 SPEED=$((2 << 20))
-WSECS=3
+# The writers' and the reader's deadline (scaled) in case nothing stops them.
+WSECS=30
 W=/tmp/fm
 mkdir -p $W
 
@@ -290,14 +291,17 @@ run_cell() {
 
 	TIMES="set-up $((SECONDS - t0))"
 	# --- load, fault at a random moment, heal -------------------------------
-	$CB_PY writers /dev/mapper/cbo --jobs 2 --seconds $WSECS \
-		--seed $((RANDOM + 1)) --log $W/log --keep-going --trim 0 --zero 0 --max-len 65536 \
+	# The load runs until the device healed, plus a random while.
+	rm -f $W/stop
+	$CB_PY writers /dev/mapper/cbo --jobs 2 --seconds $((WSECS * SCALE)) \
+		--until $W/stop --interval 0.05 --seed $((RANDOM + 1)) \
+		--log $W/log --keep-going --trim 0 --zero 0 --max-len 16384 \
 		>$W/writers.out 2>&1 &
 	wpid=$!
 	if [ $view = yes ]; then
 		# sync=top: skipped clusters show the source as it is now.
-		$CB_PY reader /dev/mapper/cbvo --seed $PIT --seconds $((WSECS + 1)) \
-			--eio-ok --rseed $RANDOM ${TOPEXT:+--extents "$TOPEXT"} \
+		$CB_PY reader /dev/mapper/cbvo --seed $PIT --seconds $((WSECS * SCALE)) \
+			--until $W/stop --eio-ok --rseed $RANDOM ${TOPEXT:+--extents "$TOPEXT"} \
 			>$W/reader.out 2>&1 &
 		rpid=$!
 	fi
@@ -308,7 +312,7 @@ run_cell() {
 	done
 	cb_msg cb resume
 	if [ $((RANDOM % 2)) = 0 ]; then
-		delay=$((RANDOM % 2000))
+		delay=$((RANDOM % 1500))
 		trigger="after ${delay} ms"
 		sleep "$((delay / 1000)).$(printf %03d $((delay % 1000)))"
 	else
@@ -337,12 +341,14 @@ run_cell() {
 	dur=$((500 + RANDOM % 1000))
 	sleep "$((dur / 1000)).$(printf %03d $((dur % 1000)))"
 	set_dev $dmname $ram healthy || not_ok "$c heal the device"
+	sleep "0.$((RANDOM % 10))"
+	touch $W/stop
 	[ "$fault" = gone ] || trigger="$trigger on clusters $BADC..$((BADC + BADN - 1))"
 	kill -0 $wpid 2>/dev/null || trigger="$trigger, writers done"
 	diag "$c fault $trigger (job $at_state, $at_settled/$TOTAL settled), for $dur ms"
 
 	# --- every process exits, every bio completed once ----------------------
-	if ! wait_exit $((WSECS + 60)) $wpid $rpid; then
+	if ! wait_exit 60 $wpid $rpid; then
 		bail "$c writers or the view reader hang"
 	fi
 	wait $wpid

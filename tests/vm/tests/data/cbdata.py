@@ -28,7 +28,8 @@ Subcommands (all I/O is O_DIRECT, so no page cache is ever consulted):
         'E first count [wseed]' and the writer goes on (fault tests:
         EIO means "not written", or only partly when the device below
         split the bio). Each writer's last line says how many ops it
-        issued and how many failed.
+        issued and how many failed. --interval S sleeps between ops;
+        --until FILE (writers and reader) stops early once FILE exists.
   check-source DEV --log DIR [--log DIR2...] (--seed S [--holes K] |
         --image FILE) [--failed either|old] [--skip FIRST+COUNT ...]
         replay the logs (directories in the order given) over the PIT
@@ -327,7 +328,10 @@ def one_writer(args, job, total):
     deadline = time.monotonic() + args.seconds
     nops = nfailed = 0
     while time.monotonic() < deadline and \
-            (args.ops == 0 or nops < args.ops):
+            (args.ops == 0 or nops < args.ops) and \
+            not (args.until and os.path.exists(args.until)):
+        if args.interval and nops:
+            time.sleep(args.interval)
         zstart, zlen = rnd.choice(zones)
         length = rnd.randint(minlen, min(maxlen, zlen))
         first = zstart + rnd.randint(0, zlen - length)
@@ -431,7 +435,8 @@ def cmd_reader(args):
     if args.extents is not None:
         ranges = [(a * args.cluster, min(n, (a + b) * args.cluster))
                   for a, b in parse_extents(args.extents)]
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and \
+            not (args.until and os.path.exists(args.until)):
         lo, hi = rnd.choice(ranges)
         length = min(rnd.randint(1, maxlen), hi - lo)
         first = rnd.randint(lo, hi - length)
@@ -559,6 +564,10 @@ def main():
     sp.add_argument('--limit-sectors', type=int, default=0)
     sp.add_argument('--keep-going', action='store_true',
                     help='log a failed op and go on')
+    sp.add_argument('--interval', type=float, default=0,
+                    help='seconds between two ops of a writer')
+    sp.add_argument('--until',
+                    help='stop (before the deadline) once this file exists')
     sp.set_defaults(fn=cmd_writers)
 
     sp = sub.add_parser('check-source')
@@ -585,6 +594,8 @@ def main():
     sp.add_argument('--extents',
                     help="read only these clusters: 'start+len ...'")
     sp.add_argument('--cluster', type=int, default=128)
+    sp.add_argument('--until',
+                    help='stop (before the deadline) once this file exists')
     sp.set_defaults(fn=cmd_reader)
 
     sp = sub.add_parser('overlay')
