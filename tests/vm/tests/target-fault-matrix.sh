@@ -85,7 +85,7 @@ PIT=71
 OLDTGT=99
 # Background copy speed: a full copy takes 4 s or more (copy-outs count
 # against the rate too), so faults land before, during and after it.
-SPEED=$((2 << 20))
+SPEED=$((1 << 20))
 # The writers' and the reader's deadline (scaled) in case nothing stops them.
 WSECS=30
 W=/tmp/fm
@@ -294,7 +294,7 @@ run_cell() {
 	# The load runs until the device healed, plus a random while.
 	rm -f $W/stop
 	$CB_PY writers /dev/mapper/cbo --jobs 2 --seconds $((WSECS * SCALE)) \
-		--until $W/stop --interval 0.05 --seed $((RANDOM + 1)) \
+		--until $W/stop --interval 0.1 --seed $((RANDOM + 1)) \
 		--log $W/log --keep-going --trim 0 --zero 0 --max-len 16384 \
 		>$W/writers.out 2>&1 &
 	wpid=$!
@@ -328,8 +328,6 @@ run_cell() {
 		done
 		[ $d -eq 50 ] && trigger="$trigger (not reached in 5 s)"
 	fi
-	at_settled=$(cb_get cb settled)
-	at_state=$(cb_get cb state)
 	ext=$(cb_msg cb bitmap 0)
 	case $ext in
 	0+*) BADC=${ext%% *} BADC=$((${BADC#0+})) ;;
@@ -338,6 +336,9 @@ run_cell() {
 	[ $((BADC + BADN)) -gt "$TOTAL" ] && BADC=$((TOTAL - BADN))
 	A=$((BADC * CS))
 	set_dev $dmname $ram "$fault" || not_ok "$c inject the fault"
+	# The job as the fault found it (a table swap takes a while).
+	at_settled=$(cb_get cb settled)
+	at_state=$(cb_get cb state)
 	dur=$((500 + RANDOM % 1000))
 	sleep "$((dur / 1000)).$(printf %03d $((dur % 1000)))"
 	set_dev $dmname $ram healthy || not_ok "$c heal the device"
