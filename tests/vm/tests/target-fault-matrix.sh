@@ -247,7 +247,7 @@ run_cell() {
 	local fault=$1 dev=$2 sync=$3 pol=$4
 	local c="[$fault $dev $sync $pol]"
 	local side=${dev#view-} view=no ram dmname
-	local fails0=$_t_failed t0=$SECONDS
+	local fails0=$_t_failed t0=$SECONDS mark
 	local -a opts
 	local w0 r0 wpid rpid=
 	local trigger at_settled at_state delay dur st want errs
@@ -265,6 +265,7 @@ run_cell() {
 		$CB_PY stamp $SRC --seed $PIT && $CB_PY stamp $TGT --seed $OLDTGT ||
 		{ not_ok "$c set up the devices"; return; }
 	echo >$T/trace
+	mark=$(cb_kmsg_mark)
 	# Loaded paused: the background copy starts with the load, below.
 	read -r -a opts <<<"speed $SPEED $(policy_opts "$pol") paused"
 	if ! cb_create cb $SRC $TGT "$sync" "${opts[@]}"; then
@@ -414,7 +415,7 @@ run_cell() {
 	fi
 	errs=$(cb_get cb errors)
 	if [ "$st" = failed ] && [ $want != failed ] && [ "$errs" = $((nerr + 1)) ] &&
-		dmesg | grep -q 'flushing the target failed'; then
+		cb_kmsg_since "$mark" | grep -q 'flushing the target failed'; then
 		# The target was gone when completion flushed it.
 		diag "$c the flush before completed failed: failed, as documented"
 		want=failed
@@ -441,7 +442,7 @@ run_cell() {
 
 	TIMES="$TIMES, state $((SECONDS - t0))"
 	# --- the source holds what the writers wrote ----------------------------
-	local -a srcargs=(--seed $PIT --log $W/log)
+	local -a srcargs=(--seed "$PIT" --log "$W/log")
 	[ "$side" = target ] && srcargs+=(--failed old)
 	[ "$fault $side" = "drop source" ] && srcargs+=(--skip "$A+$L")
 	check "$c the source holds the writers' data" \
