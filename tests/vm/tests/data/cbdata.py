@@ -23,15 +23,26 @@ Subcommands (all I/O is O_DIRECT, so no page cache is ever consulted):
         N processes doing random writes/discards/write-zeroes, each only
         inside its own zones (zones interleave and do not align with
         clusters, so writers meet inside clusters); every completed op is
-        logged so the final contents are known exactly.
+        logged so the final contents are known exactly. A failed op
+        ends its writer, or with --keep-going is logged as
+        'E first count [wseed]' and the writer goes on (fault tests:
+        EIO means "not written", or only partly when the device below
+        split the bio). Each writer's last line says how many ops it
+        issued and how many failed. --interval S sleeps between ops;
+        --until FILE (writers and reader) stops early once FILE exists.
   check-source DEV --log DIR [--log DIR2...] (--seed S [--holes K] |
-        --image FILE)
+        --image FILE) [--failed either|old] [--skip FIRST+COUNT ...]
         replay the logs (directories in the order given) over the PIT
-        image and compare with DEV.
+        image and compare with DEV. A failed write leaves each of its
+        sectors old or new (--failed either, the default), or old
+        (--failed old: the write was refused as a whole, e.g.
+        cow_error break_write); --skip leaves sector ranges out.
   reader DEV --seconds T (--seed S [--holes K] | --image FILE)
-        [--first N --count N]
+        [--first N --count N | --extents "a+b ..." --cluster C] [--eio-ok]
         random O_DIRECT reads checked against the PIT image; used on a
-        cowbackup-snap view while something writes to the origin.
+        cowbackup-snap view while something writes to the origin. With
+        --eio-ok a read failing with EIO is counted and the reader goes
+        on (a view over a failing device); wrong data always fails.
   overlay OUT --image BACKING --target DEV --cluster C --extents "a+b ..."
         copy the listed clusters of DEV over the BACKING image into OUT.
   readerr DEV [--offset BYTES] [--length BYTES]
@@ -155,6 +166,9 @@ class Expected:
         elif getattr(args, 'zero', False):
             self.img = bytearray(sectors * SECTOR)
         self.maybe_zero = bytearray(sectors)
+        # sector -> other contents it may hold (a failed write's data)
+        self.alt = {}
+        self.skip = []
 
     def materialise(self):
         if self.img is None:
@@ -171,12 +185,26 @@ class Expected:
         self.img[first * SECTOR:(first + count) * SECTOR] = \
             pattern(wseed, 0, first, count)
         self.maybe_zero[first:first + count] = bytes(count)
+        self.drop_alt(first, count)
+
+    def drop_alt(self, first, count):
+        if self.alt:
+            for s in range(first, first + count):
+                self.alt.pop(s, None)
+
+    def failed_write(self, first, count, wseed):
+        # Each sector of a failed write: old data, or this write's.
+        new = pattern(wseed, 0, first, count)
+        for i in range(count):
+            self.alt.setdefault(first + i, []).append(
+                new[i * SECTOR:(i + 1) * SECTOR])
 
     def zero(self, first, count):
         self.materialise()
         self.img[first * SECTOR:(first + count) * SECTOR] = \
             bytes(count * SECTOR)
         self.maybe_zero[first:first + count] = bytes(count)
+        self.drop_alt(first, count)
 
     def discard(self, first, count):
         # Discarded sectors read back as zeros or unchanged, depending on
@@ -204,6 +232,10 @@ class Expected:
                     if g == w:
                         continue
                     if self.maybe_zero[s + i] and g == ZERO_SECTOR:
+                        continue
+                    if g in self.alt.get(s + i, ()):
+                        continue
+                    if any(a <= s + i < b for a, b in self.skip):
                         continue
                     bad += 1
                     if bad <= max_report:
@@ -294,13 +326,17 @@ def one_writer(args, job, total):
     d = Direct(args.dev, write=True, maxlen=args.max_len)
     log = open(os.path.join(args.log, 'w%d.log' % job), 'w')
     deadline = time.monotonic() + args.seconds
-    nops = 0
+    nops = nfailed = 0
     while time.monotonic() < deadline and \
-            (args.ops == 0 or nops < args.ops):
+            (args.ops == 0 or nops < args.ops) and \
+            not (args.until and os.path.exists(args.until)):
+        if args.interval and nops:
+            time.sleep(args.interval)
         zstart, zlen = rnd.choice(zones)
         length = rnd.randint(minlen, min(maxlen, zlen))
         first = zstart + rnd.randint(0, zlen - length)
         roll = rnd.randint(1, 100)
+        wseed = None
         try:
             if roll <= args.trim:
                 d.ioctl_range(BLKDISCARD, first * SECTOR, length * SECTOR)
@@ -313,15 +349,20 @@ def one_writer(args, job, total):
                 d.pwrite(first * SECTOR, pattern(wseed, 0, first, length))
                 log.write('W %d %d %d\n' % (first, length, wseed))
         except OSError as e:
-            print('# writer %d: op %d at sector %d len %d failed: %s'
-                  % (job, nops, first, length, e))
-            log.write('E %d %d\n' % (first, length))
-            log.close()
-            return 1
+            if wseed is None:
+                log.write('E %d %d\n' % (first, length))
+            else:
+                log.write('E %d %d %d\n' % (first, length, wseed))
+            if not args.keep_going:
+                print('# writer %d: op %d at sector %d len %d failed: %s'
+                      % (job, nops, first, length, e))
+                log.close()
+                return 1
+            nfailed += 1
         nops += 1
     log.close()
     d.close()
-    print('# writer %d: %d ops' % (job, nops))
+    print('# writer %d: %d ops, %d failed' % (job, nops, nfailed))
     return 0
 
 
@@ -352,6 +393,8 @@ def cmd_writers(args):
 def cmd_check_source(args):
     n = dev_sectors(args.dev)
     exp = Expected(args, n)
+    for first, count in parse_extents(' '.join(args.skip)):
+        exp.skip.append((first, first + count))
     # Each --log directory is one phase; phases replay in order, the
     # writers of one phase own disjoint zones so their order is free.
     logs = [os.path.join(d, name) for d in args.log
@@ -367,6 +410,10 @@ def cmd_check_source(args):
                     exp.zero(first, count)
                 elif op == 'D':
                     exp.discard(first, count)
+                elif len(w) > 3:
+                    # A failed write.
+                    if args.failed == 'either':
+                        exp.failed_write(first, count, int(w[3]))
                 else:
                     # A failed op leaves its range undefined.
                     exp.discard(first, count)
@@ -380,16 +427,25 @@ def cmd_reader(args):
     rnd = random.Random(args.rseed)
     d = Direct(args.dev, maxlen=args.max_len)
     deadline = time.monotonic() + args.seconds
-    reads = bad = 0
+    reads = bad = eio = 0
     maxlen = args.max_len // SECTOR
     lo = args.first
     hi = min(n, lo + args.count) if args.count else n
-    while time.monotonic() < deadline:
+    ranges = [(lo, hi)]
+    if args.extents is not None:
+        ranges = [(a * args.cluster, min(n, (a + b) * args.cluster))
+                  for a, b in parse_extents(args.extents)]
+    while time.monotonic() < deadline and \
+            not (args.until and os.path.exists(args.until)):
+        lo, hi = rnd.choice(ranges)
         length = min(rnd.randint(1, maxlen), hi - lo)
         first = rnd.randint(lo, hi - length)
         try:
             got = d.pread(first * SECTOR, length * SECTOR)
         except OSError as e:
+            if args.eio_ok and e.errno == errno.EIO:
+                eio += 1
+                continue
             print('# reader: read at sector %d len %d failed: %s'
                   % (first, length, e))
             bad += 1
@@ -406,6 +462,10 @@ def cmd_reader(args):
                         print('# reader: sector %d: expected %s, found %s'
                               % (first + i, describe(w), describe(g)))
     d.close()
+    if args.eio_ok:
+        print('# reader: %d reads, %d eio, %d bad sectors'
+              % (reads, eio, bad))
+        return 1 if bad or reads + eio == 0 else 0
     print('# reader: %d reads, %d bad sectors' % (reads, bad))
     return 1 if bad or reads == 0 else 0
 
@@ -502,12 +562,22 @@ def main():
     sp.add_argument('--trim', type=int, default=10)
     sp.add_argument('--zero', type=int, default=10)
     sp.add_argument('--limit-sectors', type=int, default=0)
+    sp.add_argument('--keep-going', action='store_true',
+                    help='log a failed op and go on')
+    sp.add_argument('--interval', type=float, default=0,
+                    help='seconds between two ops of a writer')
+    sp.add_argument('--until',
+                    help='stop (before the deadline) once this file exists')
     sp.set_defaults(fn=cmd_writers)
 
     sp = sub.add_parser('check-source')
     sp.add_argument('dev')
     image_opts(sp)
     sp.add_argument('--log', required=True, action='append')
+    sp.add_argument('--failed', choices=('either', 'old'), default='either',
+                    help='what a failed write left in its sectors')
+    sp.add_argument('--skip', action='append', default=[],
+                    help="sectors 'first+count' not compared")
     sp.set_defaults(fn=cmd_check_source)
 
     sp = sub.add_parser('reader')
@@ -519,6 +589,13 @@ def main():
     sp.add_argument('--first', type=int, default=0,
                     help='read only sectors [first, first+count)')
     sp.add_argument('--count', type=int, default=0)
+    sp.add_argument('--eio-ok', action='store_true',
+                    help='count EIO reads and go on')
+    sp.add_argument('--extents',
+                    help="read only these clusters: 'start+len ...'")
+    sp.add_argument('--cluster', type=int, default=128)
+    sp.add_argument('--until',
+                    help='stop (before the deadline) once this file exists')
     sp.set_defaults(fn=cmd_reader)
 
     sp = sub.add_parser('overlay')
