@@ -167,20 +167,13 @@ dmsetup remove cb
 # --- queue limits follow the source, as dm-linear's do ------------------------
 # A cowbackup device must not promise discard or write-zeroes support the
 # source lacks (brd has neither), nor hide what it has (virtio).
-qlimits() {
-	local d f
-	d=$(dmsetup info -c --noheadings -o blkdevname "$1")
-	for f in logical_block_size discard_max_bytes write_zeroes_max_bytes; do
-		printf '%s=%s ' $f "$(cat "/sys/block/$d/queue/$f")"
-	done
-}
 modprobe brd rd_nr=1 rd_size=$((S / 2)) max_part=0
 for dev in "$SRC" /dev/ram0; do
 	cb_linear cblin "$dev"
 	cb_create cb "$dev" "$TGT" full paused
-	want=$(qlimits cblin)
+	want=$(cb_qlimits cblin)
 	check_eq "queue limits over ${dev#/dev/} equal dm-linear's ($want)" \
-		"$want" "$(qlimits cb)"
+		"$want" "$(cb_qlimits cb)"
 	dmsetup remove cb
 	dmsetup remove cblin
 done

@@ -43,24 +43,8 @@ checkpoint() {
 }
 zero_meta() { dd if=/dev/zero of="${1:-$META}" bs=1M count=1 oflag=direct status=none; }
 
-# track_expect_fail DESC REGEX CMD...: CMD fails and the kernel log has a
-# line of this target (ti->error or DMERR) matching REGEX.
-track_expect_fail() {
-	local desc=$1 re=$2 mark out rc line
-	shift 2
-	mark=$(cb_kmsg_mark)
-	out=$("$@" 2>&1)
-	rc=$?
-	line=$(cb_kmsg_since "$mark" | grep -E 'cowbackup(-track)?: ' | grep -Ei -- "$re" | tail -1)
-	if [ "$rc" -eq 0 ]; then
-		not_ok "$desc" "command succeeded: $*"
-	elif [ -n "$line" ]; then
-		ok "$desc"
-		diag "  ${line#*] }"
-	else
-		not_ok "$desc" "rc $rc but no kernel line matching /$re/; stderr: $out; kernel: $(cb_kmsg_since "$mark")"
-	fi
-}
+# Refusals count when the kernel log has a line of this target.
+CB_EXPECT_TARGETS='cowbackup(-track)?'
 
 # Rewrite the header checksum after editing header fields (CRC32C of
 # the first 512 bytes with bytes 12..15 zero).
@@ -145,7 +129,7 @@ check_eq "rewriting marked clusters changes nothing" \
 	"invalid 1 25 0 $CS new new" "$(tr_st)"
 
 # --- checkpoints ------------------------------------------------------
-track_expect_fail "checkpoint refused while not suspended (EBUSY)" \
+cb_expect_fail "checkpoint refused while not suspended (EBUSY)" \
 	"suspend the device first" dmsetup message tr 0 checkpoint
 check_eq "refused checkpoint changed nothing" \
 	"invalid 1 25 0 $CS new new" "$(tr_st)"
@@ -205,7 +189,7 @@ check "next checkpoint" checkpoint tr2
 check_eq "one epoch later the frozen map is valid" \
 	"valid 3 0 0 $CS - -" "$(tr_st tr2)"
 dmsetup remove tr2
-track_expect_fail "a second device cannot share the metadata device" \
+cb_expect_fail "a second device cannot share the metadata device" \
 	"in use by another cowbackup-track" tr_create "$DATA2" "" "$META" "" tr2
 
 check "clean remove" dmsetup remove tr
@@ -274,51 +258,44 @@ restore
 
 # --- bad table lines -------------------------------------------------------
 dmsetup create tiny --table "0 16 linear $META2 0"
-track_expect_fail "metadata device too small: ctr error" \
+cb_expect_fail "metadata device too small: ctr error" \
 	"too small for the header and two maps" \
 	dmsetup create tr --table "$(tr_table "" "" /dev/mapper/tiny)"
 dmsetup remove tiny
-track_expect_fail "missing metadata device" "Need <dev> <meta dev>" \
+cb_expect_fail "missing metadata device" "Need <dev> <meta dev>" \
 	dmsetup create tr --table "0 $S cowbackup-track $DATA"
-track_expect_fail "cluster size not a power of two" "power of two" \
+cb_expect_fail "cluster size not a power of two" "power of two" \
 	tr_create "" "" "" "2 cluster_size 96"
-track_expect_fail "cluster size below 8 sectors" "power of two" \
+cb_expect_fail "cluster size below 8 sectors" "power of two" \
 	tr_create "" "" "" "2 cluster_size 4"
-track_expect_fail "unknown optional argument" "only cluster_size" \
+cb_expect_fail "unknown optional argument" "only cluster_size" \
 	tr_create "" "" "" "2 speed 5"
-track_expect_fail "wrong optional argument count" "count does not match" \
+cb_expect_fail "wrong optional argument count" "count does not match" \
 	tr_create "" "" "" "3 cluster_size 8"
-track_expect_fail "cluster_size twice" "more than once" \
+cb_expect_fail "cluster_size twice" "more than once" \
 	tr_create "" "" "" "4 cluster_size 8 cluster_size 8"
-track_expect_fail "metadata device is the data device" "same device" \
+cb_expect_fail "metadata device is the data device" "same device" \
 	tr_create "" "" "$DATA"
-track_expect_fail "table longer than the device" "smaller than the target length" \
+cb_expect_fail "table longer than the device" "smaller than the target length" \
 	tr_create "" $((S + CS))
-track_expect_fail "no such device" "Error opening" \
+cb_expect_fail "no such device" "Error opening" \
 	tr_create /dev/nonexistent
 
 # --- bad messages ------------------------------------------------------------
 tr_create
-track_expect_fail "bitmap of an unknown map" "need frozen or current" \
+cb_expect_fail "bitmap of an unknown map" "need frozen or current" \
 	dmsetup message tr 0 bitmap both 0
-track_expect_fail "bitmap with a bad first cluster" "need a first cluster" \
+cb_expect_fail "bitmap with a bad first cluster" "need a first cluster" \
 	dmsetup message tr 0 bitmap frozen x
-track_expect_fail "bitmap past the end" "need a first cluster" \
+cb_expect_fail "bitmap past the end" "need a first cluster" \
 	dmsetup message tr 0 bitmap current $((NC + 1))
 check_eq "bitmap at the very end" "next=end" "$(tr_msg bitmap current $NC)"
-track_expect_fail "unknown message" "unknown message" \
+cb_expect_fail "unknown message" "unknown message" \
 	dmsetup message tr 0 frobnicate
 
 # --- queue limits follow the data device, as dm-linear's do ------------------
-qlimits() {
-	local d f
-	d=$(dmsetup info -c --noheadings -o blkdevname "$1")
-	for f in logical_block_size discard_max_bytes write_zeroes_max_bytes; do
-		printf '%s=%s ' $f "$(cat "/sys/block/$d/queue/$f")"
-	done
-}
 cb_linear lin "$DATA"
-check_eq "queue limits equal dm-linear's" "$(qlimits lin)" "$(qlimits tr)"
+check_eq "queue limits equal dm-linear's" "$(cb_qlimits lin)" "$(cb_qlimits tr)"
 dmsetup remove lin
 
 # --- module --------------------------------------------------------------------

@@ -157,13 +157,15 @@ cb_kmsg_since() { dmesg | sed -n "/$1/,\$p" | tail -n +2; }
 # cb_expect_fail DESC REGEX CMD...: CMD must fail, and the kernel log must
 # then hold a cowbackup error line matching REGEX (grep -E -i): the
 # target's own ti->error / DMERR, not dmsetup's generic "Invalid argument".
+# CB_EXPECT_TARGETS (a grep -E pattern, default cowbackup and
+# cowbackup-snap) names the targets whose lines count.
 cb_expect_fail() {
 	local desc=$1 re=$2 mark out rc line
 	shift 2
 	mark=$(cb_kmsg_mark)
 	out=$("$@" 2>&1)
 	rc=$?
-	line=$(cb_kmsg_since "$mark" | grep -E 'cowbackup(-snap)?: ' | grep -Ei -- "$re" | tail -1)
+	line=$(cb_kmsg_since "$mark" | grep -E "${CB_EXPECT_TARGETS:-cowbackup(-snap)?}: " | grep -Ei -- "$re" | tail -1)
 	if [ "$rc" -eq 0 ]; then
 		not_ok "$desc" "command succeeded: $*"
 		return 1
@@ -175,6 +177,16 @@ cb_expect_fail() {
 	fi
 	not_ok "$desc" "failed (rc $rc) but the kernel logged no cowbackup error matching /$re/; stderr: $out; kernel: $(cb_kmsg_since "$mark")"
 	return 1
+}
+
+# cb_qlimits DMNAME: the queue limits a stacked device must take from
+# below (logical block size, discard and write-zeroes sizes), on one line.
+cb_qlimits() {
+	local d f
+	d=$(dmsetup info -c --noheadings -o blkdevname "$1")
+	for f in logical_block_size discard_max_bytes write_zeroes_max_bytes; do
+		printf '%s=%s ' $f "$(cat "/sys/block/$d/queue/$f")"
+	done
 }
 
 # Kernel log must not show a crash or warning.
