@@ -15,6 +15,8 @@ static const struct {
 	{ ROLE_VIEW, "SNAP" },
 	{ ROLE_STAGING, "TGT" },
 	{ ROLE_TOP, "TOP" },
+	{ ROLE_TRACK, "TRACK" },
+	{ ROLE_TRACK_ORIG, "TORIG" },
 };
 
 static const char *role_tag(enum dev_role role)

@@ -13,7 +13,8 @@
  * 68 characters): that is how it skips its own internal layers (-real,
  * -cow, ...), whatever devices/scan_lvs says. So these UUIDs are
  *
- *   LVM-COWBACKUP[_...]-<ROLE>-<job>     ROLE: ORIG, COW, SNAP, TGT
+ *   LVM-COWBACKUP[_...]-<ROLE>-<job>     ROLE: ORIG, COW, SNAP, TGT,
+ *                                        TRACK, TORIG
  *
  * padded with '_' (never in an LVM ID, so never a real VG's) to at least
  * DEVUUID_HIDDEN_MIN characters. The job's visible device in stacked mode
@@ -37,6 +38,8 @@ enum dev_role {
 	ROLE_VIEW,		/* the point-in-time view */
 	ROLE_STAGING,		/* the target with its ends kept apart */
 	ROLE_TOP,		/* stacked: the job device users open */
+	ROLE_TRACK,		/* the change tracker under a volume (tracker.h) */
+	ROLE_TRACK_ORIG,	/* the tracked volume's original table */
 };
 
 /* The UUID of the @role device of @base (a job name); -1 if too long. */

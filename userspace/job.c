@@ -38,6 +38,20 @@ int job_cow_name(const char *job, char *name, size_t nlen,
 			 "-cow", ROLE_COW, job);
 }
 
+int track_dev_name(const char *vol, char *name, size_t nlen,
+		   char *uuid, size_t ulen)
+{
+	return name_pair(name, nlen, uuid, ulen, STACKED_NAME_PREFIX, vol,
+			 "-track", ROLE_TRACK, vol);
+}
+
+int track_orig_name(const char *vol, char *name, size_t nlen,
+		    char *uuid, size_t ulen)
+{
+	return name_pair(name, nlen, uuid, ulen, STACKED_NAME_PREFIX, vol,
+			 "-trackorig", ROLE_TRACK_ORIG, vol);
+}
+
 int job_view_name(const char *job, char *name, size_t nlen,
 		  char *uuid, size_t ulen)
 {

@@ -94,6 +94,11 @@ int job_view_name(const char *job, char *name, size_t nlen,
 		  char *uuid, size_t ulen);
 int job_stacked_name(const char *kname, char *name, size_t nlen,
 		     char *uuid, size_t ulen);
+/* The change tracker's devices under volume @vol (tracker.h). */
+int track_dev_name(const char *vol, char *name, size_t nlen,
+		   char *uuid, size_t ulen);
+int track_orig_name(const char *vol, char *name, size_t nlen,
+		    char *uuid, size_t ulen);
 
 /* Parse one INFO status line of the cowbackup target. */
 int job_parse_status(const char *line, struct job_status *st);
