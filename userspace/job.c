@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bitmap_reply.h"
 #include "devuuid.h"
 #include "job_extents.h"
 #include "marker.h"
@@ -426,78 +427,9 @@ double job_percent(const struct job *job)
 /*---------------------------------------------------------------------*/
 /* job_extents.h: the copied clusters, paged out of the `bitmap` reply. */
 
-static int extents_add(struct job_extents *je, size_t *cap, uint64_t start,
-		       uint64_t len)
-{
-	struct cluster_extent *grown, *last;
-
-	if (je->count) {
-		last = &je->extents[je->count - 1];
-		if (start < last->start + last->len)
-			return -1;	/* must be sorted and disjoint */
-		if (start == last->start + last->len) {
-			last->len += len;
-			return 0;
-		}
-	}
-	if (je->count == *cap) {
-		*cap = *cap ? *cap * 2 : 64;
-		grown = realloc(je->extents, *cap * sizeof(*grown));
-		if (!grown)
-			return -1;
-		je->extents = grown;
-	}
-	je->extents[je->count].start = start;
-	je->extents[je->count].len = len;
-	je->count++;
-	return 0;
-}
-
-/*
- * Parse one reply: "<start>+<len> ... next=<cluster>|next=end". Returns 0
- * and sets *next (UINT64_MAX for end), -1 on a malformed reply.
- */
-static int parse_bitmap_reply(char *reply, struct job_extents *je,
-			      size_t *cap, uint64_t first, uint64_t *next)
-{
-	char *save = NULL, *word;
-	bool have_next = false;
-
-	for (word = strtok_r(reply, " \t\n", &save); word;
-	     word = strtok_r(NULL, " \t\n", &save)) {
-		uint64_t start, len;
-		char *plus;
-
-		if (have_next)
-			return -1;	/* next= must be the last word */
-		if (!strncmp(word, "next=", 5)) {
-			if (!strcmp(word + 5, "end"))
-				*next = UINT64_MAX;
-			else if (parse_u64(word + 5, next) || *next <= first)
-				return -1;
-			have_next = true;
-			continue;
-		}
-		plus = strchr(word, '+');
-		if (!plus)
-			return -1;
-		*plus = '\0';
-		if (parse_u64(word, &start) || parse_u64(plus + 1, &len) ||
-		    !len || start < first || start > je->nclusters ||
-		    len > je->nclusters - start)
-			return -1;
-		if (extents_add(je, cap, start, len))
-			return -1;
-	}
-	return have_next ? 0 : -1;
-}
-
 int job_get_extents(const char *name, struct job_extents *je)
 {
-	uint64_t first = 0, next = 0;
 	struct job job;
-	size_t cap = 0;
-	char msg[64];
 
 	memset(je, 0, sizeof(*je));
 	if (job_find(name, &job))
@@ -511,30 +443,8 @@ int job_get_extents(const char *name, struct job_extents *je)
 	je->cluster_bytes = job.st.cluster_sectors * 512;
 	je->size_bytes = job.sectors * 512;
 	je->nclusters = job.st.total;
-	do {
-		char *reply;
-		int r;
-
-		snprintf(msg, sizeof(msg), "%s %" PRIu64, COWBACKUP_MSG_BITMAP,
-			 first);
-		if (dm_message(job.dev, msg, &reply)) {
-			err_msg("%s: bitmap message failed: %s", job.name,
-				dm_last_error());
-			goto fail;
-		}
-		r = parse_bitmap_reply(reply, je, &cap, first, &next);
-		free(reply);
-		if (r) {
-			err_msg("%s: malformed bitmap reply after cluster %" PRIu64,
-				job.name, first);
-			goto fail;
-		}
-		first = next;
-	} while (next != UINT64_MAX);
-	return 0;
-fail:
-	job_extents_free(je);
-	return -1;
+	return bitmap_reply_read(job.dev, job.name, COWBACKUP_MSG_BITMAP,
+				 je->nclusters, &je->extents, &je->count);
 }
 
 void job_extents_free(struct job_extents *je)
