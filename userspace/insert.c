@@ -45,6 +45,7 @@
 
 #include "blockdev.h"
 #include "devuuid.h"
+#include "incremental.h"
 #include "job.h"
 #include "marker.h"
 #include "nbd_export.h"
@@ -235,7 +236,7 @@ static void undo_in_place(const char *x, const char *c, const char *h,
 static int start_in_place(const struct blockdev *src, const struct blockdev *tgt,
 			  const struct start_request *req,
 			  struct dm_table_lines *orig, bool read_only,
-			  int tgt_fd)
+			  int tgt_fd, struct incr_plan *incr)
 {
 	char hidden[DMNAME_MAX], huuid[DMUUID_MAX];
 	char cow[DMNAME_MAX], cuuid[DMUUID_MAX];
@@ -303,6 +304,12 @@ static int start_in_place(const struct blockdev *src, const struct blockdev *tgt
 	if (dm_get_table(x, false, &now) || !dm_table_equal(&now, orig)) {
 		err_msg("%s: its table changed while the job was being set up (%" PRIu64 " sectors, now %" PRIu64 "); nothing done, try again",
 			x, sectors, dm_table_sectors(&now));
+		undo_in_place(x, cow, hidden, true, true);
+		guard_stop(&guard);
+		goto out;
+	}
+	/* A tracked volume: the checkpoint is this same point in time. */
+	if (incr_freeze(incr, cow, x)) {
 		undo_in_place(x, cow, hidden, true, true);
 		guard_stop(&guard);
 		goto out;
@@ -481,9 +488,11 @@ static int check_plain_source(const struct blockdev *src)
 }
 
 int job_start(const char *source, const char *target,
-	      const struct start_request *req, char *job_name)
+	      const struct start_request *req_in, char *job_name)
 {
+	struct start_request copy = *req_in, *req = &copy;
 	struct dm_table_lines orig = { 0 };
+	struct incr_plan incr = { 0 };
 	char uuid[DMUUID_MAX], size[64];
 	struct blockdev src, tgt, staged;
 	/* Stays paused until the skips are in, or the user resumes. */
@@ -528,13 +537,24 @@ int job_start(const char *source, const char *target,
 	if (src.is_dm && (blockdev_resolve(source, &src) ||
 			  check_dm_source(&src, &orig, &read_only)))
 		goto fail;
-	fd = safety_check_target(&src, &tgt, req->force);
+	if (incr_plan(&src, &tgt, req->sync, req->incremental,
+		      req->incremental_only, &req->cluster_bytes, &incr))
+		goto fail;
+	if (incr.incremental)
+		req->sync = COWBACKUP_SYNC_TOP;
+	req->incremental = incr.incremental;
+	/*
+	 * An incremental job updates the last backup in place: its
+	 * signatures are expected (only the graded checks remain).
+	 */
+	fd = safety_check_target(&src, &tgt, req->force || req->incremental);
 	if (fd < 0)
 		goto fail;
 	/* udev must not probe the half-written target (60-cowbackup.rules). */
 	dm_udev_hide(tgt.major, tgt.minor, job_name);
 	/* Incomplete-backup marker (marker.c): the job writes to staged. */
-	if (marker_begin(job_name, &tgt, src.size_bytes / 512, &fd, &staged)) {
+	if (marker_begin(job_name, &tgt, src.size_bytes / 512,
+			 req->incremental, &fd, &staged)) {
 		if (fd >= 0)
 			close(fd);
 		goto fail;
@@ -542,7 +562,8 @@ int job_start(const char *source, const char *target,
 	/* End of the marker step. */
 
 	if (src.is_dm)
-		r = start_in_place(&src, &staged, req, &orig, read_only, fd);
+		r = start_in_place(&src, &staged, req, &orig, read_only, fd,
+				   &incr);
 	else
 		r = start_stacked(job_name, uuid, &src, &staged, req, paused, fd);
 	dm_table_free(&orig);
@@ -576,6 +597,7 @@ int job_start(const char *source, const char *target,
 		return EXIT_FAIL;
 	}
 	job_load(job_name, &job);
+	incr_report(&incr, job.name);
 	printf("%s: job started, %s -> %s, sync %s, %s in clusters of %" PRIu64 " KiB%s\n",
 	       job.name, job.source_path, job.target_path, job.st.sync,
 	       format_size_long(job.sectors * 512, size, sizeof(size)),
@@ -803,5 +825,7 @@ int job_finish(const char *arg, bool force, bool new_uuid)
 	else
 		printf("%s: job finished (%s), device removed\n", job.name,
 		       job.st.state);
+	incr_finished(&job, !strcmp(job_backup_state(&job), "ready"),
+		      new_uuid);
 	return all_ok ? EXIT_OK : EXIT_FAIL;
 }

@@ -35,6 +35,12 @@ struct start_request {
 	uint64_t map_nclusters;
 	const struct cluster_extent *unallocated;
 	size_t n_unallocated;
+	/*
+	 * --incremental, --incremental-only: copy only what the volume's
+	 * tracker saw change since the last backup (incremental.h).
+	 */
+	bool incremental;
+	bool incremental_only;
 };
 
 /*

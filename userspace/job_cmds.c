@@ -90,13 +90,21 @@ static int flag_opts(int argc, char **argv, const char *cmd, const char *help,
 	"      --top-map IMAGE        sync=top: allocation map from a qcow2 or\n" \
 	"                             VMDK image (a loop device over a sparse\n" \
 	"                             file needs none)\n"			\
+	"      --incremental          on a tracked volume ('track enable'):\n" \
+	"                             copy only the clusters changed since the\n" \
+	"                             last backup, onto that backup's target;\n" \
+	"                             a full backup (saying why) when that is\n" \
+	"                             not possible\n"			\
+	"      --incremental-only     the same, but refuse instead of a full\n" \
+	"                             backup\n"				\
 	"  -f, --force                override the target safety checks\n"
 
 enum {
 	OPT_SPEED = 256, OPT_MAX_WORKERS, OPT_ON_SOURCE_ERROR,
 	OPT_ON_TARGET_ERROR, OPT_COW_ERROR, OPT_PAUSED, OPT_SNAPSHOT,
 	OPT_TOP_MAP, OPT_INTERVAL, OPT_QUIET, OPT_JSON, OPT_DRY_RUN,
-	OPT_NEW_UUID, OPT_EXPORT, OPT_EXPORT_TLS,
+	OPT_NEW_UUID, OPT_EXPORT, OPT_EXPORT_TLS, OPT_INCREMENTAL,
+	OPT_INCREMENTAL_ONLY,
 };
 
 #define START_LONG_OPTIONS						\
@@ -108,6 +116,8 @@ enum {
 	{ "on-target-error", required_argument, NULL, OPT_ON_TARGET_ERROR }, \
 	{ "cow-error", required_argument, NULL, OPT_COW_ERROR },	\
 	{ "top-map", required_argument, NULL, OPT_TOP_MAP },		\
+	{ "incremental", no_argument, NULL, OPT_INCREMENTAL },		\
+	{ "incremental-only", no_argument, NULL, OPT_INCREMENTAL_ONLY }, \
 	{ "force", no_argument, NULL, 'f' },				\
 	{ "help", no_argument, NULL, 'h' }
 
@@ -199,6 +209,12 @@ static int start_opt(const char *cmd, int c, const char *arg,
 	case OPT_TOP_MAP:
 		a->top_map = arg;
 		return EXIT_OK;
+	case OPT_INCREMENTAL:
+		r->incremental = true;
+		return EXIT_OK;
+	case OPT_INCREMENTAL_ONLY:
+		r->incremental = r->incremental_only = true;
+		return EXIT_OK;
 	case 'f':
 		r->force = true;
 		return EXIT_OK;
@@ -221,6 +237,9 @@ static int load_top_map(const char *cmd, const char *source,
 	*map = NULL;
 	if (a->top_map && strcmp(a->req.sync, COWBACKUP_SYNC_TOP))
 		return usage_error(cmd, "--top-map needs --sync top");
+	/* The tracker's map decides what an incremental job copies. */
+	if (a->req.incremental && strcmp(a->req.sync, COWBACKUP_SYNC_FULL))
+		return usage_error(cmd, "--incremental takes no --sync: it copies what changed, or everything");
 	if (strcmp(a->req.sync, COWBACKUP_SYNC_TOP))
 		return EXIT_OK;
 	setup();

@@ -150,8 +150,9 @@ out:
 	return r;
 }
 
-/* A RAM-backed loop device of @bytes; its path in @loop. */
-static int staging_loop(uint64_t bytes, char *loop, size_t len)
+/* A RAM-backed loop device of @bytes (@init or zeroes); its path in @loop. */
+static int staging_loop(uint64_t bytes, const uint8_t *init, char *loop,
+			size_t len)
 {
 	static const char *const dirs[] = { "/run", "/dev/shm", "/tmp" };
 	char file[64];
@@ -168,7 +169,9 @@ static int staging_loop(uint64_t bytes, char *loop, size_t len)
 			strerror(errno));
 		return -1;
 	}
-	if (ftruncate(fd, (off_t)bytes)) {
+	/* pwrite() only reads the buffer. */
+	if (ftruncate(fd, (off_t)bytes) ||
+	    (init && rw_all(fd, (uint8_t *)init, bytes, 0, true))) {
 		err_msg("%s: %s", file, strerror(errno));
 		close(fd);
 		unlink(file);
@@ -195,9 +198,57 @@ static int staging_loop(uint64_t bytes, char *loop, size_t len)
 	return 0;
 }
 
-int marker_begin(const char *job, const struct blockdev *tgt,
-		 uint64_t sectors, int *tgt_fd, struct blockdev *staged)
+/*
+ * The head and tail regions of @path for a job of @sectors, into one
+ * malloc'd buffer (head, then tail). -1 after one error line.
+ */
+static int read_ends(const char *path, uint64_t sectors, uint8_t **out,
+		     uint64_t *bytes)
 {
+	uint64_t head, tail_start;
+	uint8_t *buf;
+	int fd;
+
+	layout(sectors, &head, &tail_start);
+	*bytes = (head + sectors - tail_start) * 512;
+	buf = malloc(*bytes);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (!buf || fd < 0 ||
+	    rw_all(fd, buf, head * 512, 0, false) ||
+	    rw_all(fd, buf + head * 512, (sectors - tail_start) * 512,
+		   tail_start * 512, false)) {
+		err_msg("%s: cannot read its first and last MiB: %s", path,
+			buf ? strerror(errno) : "out of memory");
+		if (fd >= 0)
+			close(fd);
+		free(buf);
+		return -1;
+	}
+	close(fd);
+	*out = buf;
+	return 0;
+}
+
+int marker_ends_digest(const char *path, uint64_t sectors, uint64_t *digest)
+{
+	uint64_t bytes, i, h = 0xcbf29ce484222325ULL;	/* FNV-1a */
+	uint8_t *buf;
+
+	if (sectors < 64 || read_ends(path, sectors, &buf, &bytes))
+		return -1;
+	for (i = 0; i < bytes; i++)
+		h = (h ^ buf[i]) * 0x100000001b3ULL;
+	free(buf);
+	*digest = h;
+	return 0;
+}
+
+int marker_begin(const char *job, const struct blockdev *tgt,
+		 uint64_t sectors, bool keep_ends, int *tgt_fd,
+		 struct blockdev *staged)
+{
+	uint8_t *ends = NULL;
+	uint64_t ends_bytes;
 	char name[DMNAME_MAX], uuid[DMUUID_MAX], loop[256], params[128];
 	struct dm_table_lines t = { 0 };
 	uint64_t head, tail_start;
@@ -231,15 +282,23 @@ int marker_begin(const char *job, const struct blockdev *tgt,
 		}
 	}
 	layout(sectors, &head, &tail_start);
-	if (write_marker(job, tgt, sectors, head, tail_start))
+	/* An incremental job updates the target: its ends stay as they are. */
+	if (keep_ends && read_ends(tgt->path, sectors, &ends, &ends_bytes))
 		return -1;
+	if (write_marker(job, tgt, sectors, head, tail_start)) {
+		free(ends);
+		return -1;
+	}
 	/* The dm device claims the target exclusively: drop our claim. */
 	if (*tgt_fd >= 0)
 		close(*tgt_fd);
 	*tgt_fd = -1;
-	if (staging_loop((head + sectors - tail_start) * 512, loop,
-			 sizeof(loop)))
+	r = staging_loop((head + sectors - tail_start) * 512, ends, loop,
+			 sizeof(loop));
+	free(ends);
+	if (r)
 		return -1;
+	r = -1;
 	if (stat(loop, &st) || !S_ISBLK(st.st_mode)) {
 		err_msg("%s: not a block device", loop);
 		goto out_loop;

@@ -34,11 +34,21 @@ struct job;
  * Mark @tgt incomplete for job @job of @sectors and create its staging
  * device; *@tgt_fd (the safety check's claim) is closed and set to -1 so
  * the device can claim @tgt. On success @staged describes the staging
- * device, to be used as the job's target. Prints one line and returns -1
- * on failure.
+ * device, to be used as the job's target. With @keep_ends (an incremental
+ * job, which copies only changed clusters over the last backup) the
+ * staging device starts with the target's own first and last MiB instead
+ * of zeroes. Prints one line and returns -1 on failure.
  */
 int marker_begin(const char *job, const struct blockdev *tgt,
-		 uint64_t sectors, int *tgt_fd, struct blockdev *staged);
+		 uint64_t sectors, bool keep_ends, int *tgt_fd,
+		 struct blockdev *staged);
+
+/*
+ * A digest (FNV-1a) of the regions the marker overwrites: what tells an
+ * incremental job whether the target changed since the backup it holds
+ * (a mount, a marker, another job). -1 after one error line.
+ */
+int marker_ends_digest(const char *path, uint64_t sectors, uint64_t *digest);
 
 /*
  * If @job is completed, not detached and has a staging device, write the

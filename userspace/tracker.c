@@ -10,6 +10,7 @@
 #include "blockdev.h"
 #include "devuuid.h"
 #include "job.h"
+#include "steps.h"
 #include "uapi/dm-cowbackup.h"
 #include "util.h"
 
@@ -120,11 +121,15 @@ out:
 
 int tracker_checkpoint(struct tracker *t)
 {
+	struct suspend_guard guard;
 	int r = 0;
 
+	/* Killed while the tracker is suspended: the guard resumes it. */
+	guard_start(&guard, t->dev, true);
 	if (dm_suspend(t->dev)) {
 		err_msg("%s: cannot suspend %s for the checkpoint: %s", t->vol,
 			t->dev, dm_last_error());
+		guard_stop(&guard);
 		return -1;
 	}
 	if (dm_message(t->dev, COWBACKUP_TRACK_MSG_CHECKPOINT, NULL)) {
@@ -135,8 +140,10 @@ int tracker_checkpoint(struct tracker *t)
 	if (dm_resume(t->dev, DM_NODE_HIDDEN)) {
 		err_msg("%s: cannot resume %s after the checkpoint: %s; run 'cowbackup-ctl recover'",
 			t->vol, t->dev, dm_last_error());
+		guard_stop(&guard);
 		return -1;
 	}
+	guard_stop(&guard);
 	if (r)
 		return r;
 	return tracker_refresh(t);
@@ -158,23 +165,28 @@ int tracker_read_map(const struct tracker *t, bool frozen,
 /* Swap the tracker device's live table for @table: suspend, load, resume. */
 static int swap_table(struct tracker *t, const struct dm_table_lines *table)
 {
+	struct suspend_guard guard;
+	int r = 0;
+
 	if (dm_load(t->dev, table, false)) {
 		err_msg("%s: cannot load a table into %s: %s", t->vol, t->dev,
 			dm_last_error());
 		return -1;
 	}
+	/* Killed while suspended: the new table goes live all the same. */
+	guard_start(&guard, t->dev, false);
 	if (dm_suspend(t->dev)) {
 		err_msg("%s: cannot suspend %s: %s", t->vol, t->dev,
 			dm_last_error());
 		dm_clear_inactive(t->dev);
-		return -1;
-	}
-	if (dm_resume(t->dev, DM_NODE_HIDDEN)) {
+		r = -1;
+	} else if (dm_resume(t->dev, DM_NODE_HIDDEN)) {
 		err_msg("%s: cannot resume %s: %s; run 'cowbackup-ctl recover'",
 			t->vol, t->dev, dm_last_error());
-		return -1;
+		r = -1;
 	}
-	return 0;
+	guard_stop(&guard);
+	return r;
 }
 
 int tracker_mark_bypassed(struct tracker *t)

@@ -87,4 +87,11 @@ int read_first_line(const char *path, char *buf, size_t len);
  */
 int make_run_dir(const char *dir, unsigned int mode);
 
+/*
+ * Replace file @path by @text atomically: a temporary file in the same
+ * directory, fsync, rename, fsync of the directory; the directory is made
+ * (mode 0755, with its parents) if missing. 0, or -1 with errno set.
+ */
+int write_file_atomic(const char *path, const char *text);
+
 #endif /* COWBACKUP_UTIL_H */
