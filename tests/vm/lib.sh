@@ -8,6 +8,10 @@ REPO=${REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)}
 # COWBACKUP_CTL runs the tests against another binary (e.g. an old build).
 # shellcheck disable=SC2034 # used by the tests
 CTL=${COWBACKUP_CTL:-$REPO/userspace/cowbackup-ctl}
+# The guest's root is the host's, read-only: cowbackup-ctl's state
+# (/var/lib/cowbackup) and configuration (/etc/cowbackup) go to tmpfs.
+export COWBACKUP_STATE_DIR=${COWBACKUP_STATE_DIR:-/run/cowbackup-test/state}
+export COWBACKUP_CONF_DIR=${COWBACKUP_CONF_DIR:-/run/cowbackup-test/etc}
 # Timeouts given to the helpers are scaled like the bench's (x4 under TCG).
 SCALE=${COWBACKUP_VM_TIMEOUT_SCALE:-1}
 
