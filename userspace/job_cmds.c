@@ -387,6 +387,12 @@ int cmd_start(int argc, char **argv)
 		return usage_error("start", "need SOURCE and TARGET");
 	if (export && !a.req.snapshot)
 		return usage_error("start", "--export serves the view: add --snapshot");
+	/*
+	 * An incremental job leaves unchanged clusters to the target's last
+	 * backup; a view would read them from the live volume.
+	 */
+	if (a.req.snapshot && a.req.incremental)
+		return usage_error("start", "--snapshot cannot be combined with --incremental: the view would read unchanged clusters from the live volume");
 	if (tls && !export)
 		return usage_error("start", "--export-tls needs --export");
 	if (export && nbd_uri_parse(export, &uri, why, sizeof(why)))
