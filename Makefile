@@ -93,7 +93,7 @@ stress: deps all
 		tests/vm/run --timeout 3600 target-fuzz
 
 demo: deps all
-	tests/vm/run --disks 2 --disk-size 1G --exec "$(CURDIR)/scripts/demo.sh"
+	tests/vm/run --disks 2 --disk-size 1200M --exec "$(CURDIR)/scripts/demo.sh"
 
 bench-core: deps
 	$(MAKE) -C tests/unit bench

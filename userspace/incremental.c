@@ -18,7 +18,7 @@ static const char *reason_text(const char *reason)
 	static const struct {
 		const char *reason, *text;
 	} texts[] = {
-		{ "new", "tracking started only at the last checkpoint" },
+		{ "new", "tracking has just started: a full backup is its first base" },
 		{ "unclean", "the tracker was not shut down cleanly (a crash or power cut)" },
 		{ "bypassed", "writes bypassed the tracker (its table was replaced, tracking was disabled, or the volume was written before tracking was re-armed)" },
 		{ "length_changed", "the volume's size changed" },
