@@ -237,6 +237,26 @@ void incr_report(const struct incr_plan *p, const char *job)
 		       job, p->epoch);
 }
 
+bool incr_job_info(const struct job *job, struct tracker *t, bool *base,
+		   bool *incremental)
+{
+	struct track_record rec;
+	struct blockdev tgt;
+	char id[TRACK_TARGET_ID_MAX];
+
+	*base = *incremental = false;
+	if (job->kind != JOB_IN_PLACE || tracker_load(job->name, t))
+		return false;
+	if (track_record_load(t->st.uuid, &rec) == 0 &&
+	    rec.pending_epoch == t->st.epoch &&
+	    blockdev_resolve(job->target_path, &tgt) == 0) {
+		track_target_id(&tgt, id, sizeof(id));
+		*base = !strcmp(id, rec.pending_target);
+	}
+	*incremental = *base && !strcmp(job->st.sync, COWBACKUP_SYNC_TOP);
+	return true;
+}
+
 void incr_finished(const struct job *job, bool completed, bool new_uuid)
 {
 	struct track_record rec;

@@ -72,6 +72,15 @@ void incr_report(const struct incr_plan *p, const char *job);
 void incr_finished(const struct job *job, bool completed, bool new_uuid);
 
 /*
+ * For `status --json`: if in-place job @job runs on a tracked volume,
+ * load its tracker into @t and say whether the job took the checkpoint
+ * of the current epoch (*@base: it will be the next base once completed)
+ * and copies only the frozen map (*@incremental). False if untracked.
+ */
+bool incr_job_info(const struct job *job, struct tracker *t, bool *base,
+		   bool *incremental);
+
+/*
  * Whether the next backup of tracker @t onto any target can be
  * incremental as far as the tracker and the record tell (the target is
  * checked at start); the reason in @why if not.

@@ -16,6 +16,7 @@
 #include "commands.h"
 #include "insert.h"
 #include "job.h"
+#include "incremental.h"
 #include "json.h"
 #include "marker.h"
 #include "nbd_export.h"
@@ -418,6 +419,28 @@ int cmd_start(int argc, char **argv)
 /*------------------------------------------------------------------*/
 /* status, list */
 
+/* "tracking": the volume's change tracker as this job sees it, or null. */
+static void tracking_json(struct json *j, const struct job *job)
+{
+	bool base, incremental;
+	struct tracker t;
+
+	if (!incr_job_info(job, &t, &base, &incremental)) {
+		json_null(j, "tracking");
+		return;
+	}
+	json_object_begin(j, "tracking");
+	json_str(j, "history", t.st.uuid);
+	json_u64(j, "epoch", t.st.epoch);
+	json_bool(j, "checkpointed", base);
+	json_bool(j, "incremental", incremental);
+	if (incremental)
+		json_u64(j, "changed_clusters", t.st.dirty_frozen);
+	else
+		json_null(j, "changed_clusters");
+	json_object_end(j);
+}
+
 static void job_json(struct json *j, const struct job *job)
 {
 	char uri[PATH_MAX + 300];
@@ -462,6 +485,7 @@ static void job_json(struct json *j, const struct job *job)
 	json_bool(j, "detached", job->detached);
 	json_str(j, "kernel_state", job->st.state);
 	json_str(j, "backup", job_backup_state(job));
+	tracking_json(j, job);
 	json_object_end(j);
 }
 

@@ -137,6 +137,8 @@ for i in 1 2 3; do
 	check_eq "inc $i: started" 0 $?
 	n=$(sed -n 's/.*incremental backup: \([0-9]*\) of '"$NCL"' clusters.*/\1/p' $X/out)
 	check "inc $i: incremental, $n of $NCL clusters changed" test -n "$n" -a "${n:-0}" -gt 0 -a "${n:-0}" -lt "$NCL"
+	check "inc $i: status --json: tracking.incremental, $n changed clusters" \
+		bash -c "$CTL status vg0-raw --json | python3 -c 'import json,sys; t=json.load(sys.stdin)[\"tracking\"]; sys.exit(0 if t[\"incremental\"] and t[\"checkpointed\"] and t[\"changed_clusters\"] == $n else 1)'"
 	d=$(differing $X/pit.prev $X/pit.now)
 	check "inc $i: the $d clusters that differ from the last point in time are within the $n of the map" \
 		test "$d" -gt 0 -a "$d" -le "${n:-0}"
