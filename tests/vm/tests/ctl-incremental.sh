@@ -201,6 +201,15 @@ pit=$(sum $RAW)
 check "after the full backup: incremental again" grep -q "incremental backup: " $X/out
 check_eq "after the full backup: exact" "$pit" "$(sum /dev/vg0/rbk)"
 
+# Killed right after the checkpoint, inside the freeze: the guard resumes
+# the volume on its old table, recover removes the job's devices, and the
+# chain is broken (the checkpoint's backup never completed).
+COWBACKUP_CTL_KILL_AT=start-checkpointed "$CTL" start vg0/raw vg0/rbk --incremental >/dev/null 2>&1
+check "killed after the checkpoint: recover" "$CTL" recover
+check "killed after the checkpoint: the LV routes through the tracker again" \
+	bash -c "dmsetup table vg0-raw | grep -q \"\$(dmsetup info -c --noheadings -o major,minor cowbackup-vg0-raw-track | tr -d ' ')\""
+expect_full "killed after the checkpoint" "a backup after it did not complete"
+
 # A table swap that bypasses the tracker: the kernel marks the maps.
 T=$(dmsetup table cowbackup-vg0-raw-track)
 lo=$(echo "$T" | cut -d' ' -f4)
