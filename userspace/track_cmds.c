@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "devuuid.h"
@@ -324,6 +325,23 @@ static int track_status(int argc, char **argv, const struct track_opts *o)
 /*------------------------------------------------------------------*/
 /* resume --all */
 
+/* Is the volume of a config line there (active), without a message? */
+static bool volume_present(const char *vol)
+{
+	char name[DMNAME_MAX];
+	struct dm_dev_info info;
+
+	if (vol[0] == '/')
+		return access(vol, F_OK) == 0;
+	if (strchr(vol, '/')) {
+		if (lvm_dm_name(vol, name, sizeof(name)))
+			return false;
+	} else {
+		snprintf(name, sizeof(name), "%.127s", vol);
+	}
+	return !dm_get_info(name, &info) && info.exists;
+}
+
 static int resume_all(void)
 {
 	struct track_conf_entry *e;
@@ -339,9 +357,13 @@ static int resume_all(void)
 		char disp[2 * DMNAME_MAX];
 		int r;
 
-		if (track_vol_names(e[i].vol, &bd, disp, sizeof(disp))) {
-			err_msg("%s: not re-armed (is the volume active?); skipped",
+		if (!volume_present(e[i].vol)) {
+			err_msg("%s: not active (no such device); not re-armed, skipped",
 				e[i].vol);
+			failed++;
+			continue;
+		}
+		if (track_vol_names(e[i].vol, &bd, disp, sizeof(disp))) {
 			failed++;
 			continue;
 		}
