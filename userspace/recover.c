@@ -94,7 +94,7 @@ static void holder_attr(const char *dir, const char *holder, const char *key,
  * Opens of @info that recover itself drops before it removes the device,
  * so that a dry run, which drops none, predicts the same: each holder
  * that is job @job's visible device (whose table no longer points here
- * by then), its COW device or its view.
+ * by then), its COW device or its view, or the tracker of volume @job.
  */
 static int own_opens(const struct dm_dev_info *info, const char *job)
 {
@@ -119,8 +119,8 @@ static int own_opens(const struct dm_dev_info *info, const char *job)
 		holder_attr(dir, de->d_name, "uuid", uuid, sizeof(uuid));
 		role = devuuid_parse(uuid, &base);
 		if (!strcmp(name, job) ||
-		    ((role == ROLE_COW || role == ROLE_VIEW) &&
-		     !strcmp(base, job)))
+		    ((role == ROLE_COW || role == ROLE_VIEW ||
+		      role == ROLE_TRACK) && !strcmp(base, job)))
 			n++;
 	}
 	closedir(d);
