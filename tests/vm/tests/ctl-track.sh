@@ -186,6 +186,9 @@ expect_err "disable while a job runs" 1 \
 	"cowbackup-ctl: vg0/data: in a cowbackup job (see 'cowbackup-ctl status vg0-data'); finish it before disabling tracking" \
 	"$CTL" track disable vg0/data
 check_eq "the tracker stays attached through the job" True "$(tj 'j["attached"]')"
+expect_err "enable during a job" 1 \
+	"cowbackup-ctl: vg0/data: in a cowbackup job (see 'cowbackup-ctl status vg0-data'); finish it first" \
+	"$CTL" track enable vg0/data --meta /dev/vg0/meta2
 check "the job finishes" "$CTL" finish --force vg0-data
 check_eq "after the job: the LV routes through the tracker again" "$TRACKED" \
 	"$(dmsetup table vg0-data)"
