@@ -3,8 +3,9 @@
 # (two segments) under a writer, never unmounted while tracked: the
 # metadata device refusals (too small, the volume itself, mounted, an ext4
 # signature without --force, held by another tracker, no history for
-# resume) and the volume refusals (not dm, tracked twice, disable during a
-# job), each one line with exit 1; status (text and --json) with dirty
+# resume) and the volume refusals (not dm, tracked twice, enable and
+# disable during a job), each one line with exit 1; --force over a
+# signature; status (text and --json) with dirty
 # clusters; list and the safety checks never take tracker devices for
 # jobs or targets; a backup of a tracked LV is exact and keeps it
 # tracked; disable restores the exact original table and a re-enable on
@@ -145,6 +146,16 @@ expect_err "metadata device held by another tracker" 1 \
 	"cowbackup-ctl: /dev/vg0/meta: is in use by cowbackup-vg0-data-track" \
 	"$CTL" track enable vg0/other --meta /dev/vg0/meta
 
+"$CTL" track enable vg0/other --meta /dev/vg0/fsmeta --force >/tmp/cb-out 2>/tmp/cb-err
+check_eq "--force: enable over an ext4 signature" 0 $?
+check_eq "  ... with a warning line" \
+	"cowbackup-ctl: warning: /dev/vg0/fsmeta: it carries a ext4 filesystem signature (overwritten: --force)" \
+	"$(cat /tmp/cb-err)"
+check "  ... and a fresh history" grep -q "map invalid: new)$" /tmp/cb-out
+check "  ... the signature is gone" bash -c "! blkid -p /dev/vg0/fsmeta >/dev/null 2>&1"
+check "disable vg0/other" "$CTL" track disable vg0/other
+check_eq "the list holds vg0/data only" "vg0/data /dev/vg0/meta 128" "$(grep -v '^#' "$CONF")"
+
 # ---- status ---------------------------------------------------------------
 "$CTL" track status vg0/data >/tmp/cb-st 2>&1
 check_eq "status exits 0" 0 $?
@@ -270,6 +281,13 @@ check "  ... and the success line names them" grep -q \
 check_eq "the tracked table is back" "$TRACKED" "$(dmsetup table vg0-data)"
 check "the list still holds the volume" grep -q "^vg0/data /dev/vg0/meta 128$" "$CONF"
 expect_err "resume --all again: already tracked, exit 0" 0 "" "$CTL" track resume --all
+check "reboot 1b: shutdown, activate" bash -c "dmsetup remove vg0-data cowbackup-vg0-data-track cowbackup-vg0-data-trackorig && lvchange -ay vg0/data"
+check "reboot 1b: track resume VOL --meta METADEV" \
+	bash -c "'$CTL' track resume vg0/data --meta /dev/vg0/meta >/tmp/cb-res 2>&1"
+diag "$(cat /tmp/cb-res)"
+check_eq "  ... same history and epoch, map valid" "$UE" \
+	"$(tj 'j["history"], j["epoch"], j["current"]["valid"]')"
+check "  ... and nothing about writes" bash -c "! grep -q written /tmp/cb-res"
 
 # A reboot with a write before the re-arm: the history must say bypassed.
 check "reboot 2: shutdown" bash -c "mount /dev/vg0/data $MNT && umount $MNT && dmsetup remove vg0-data cowbackup-vg0-data-track cowbackup-vg0-data-trackorig"
