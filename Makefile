@@ -30,6 +30,8 @@ MANDIR ?= $(PREFIX)/share/man
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 # udev reads /usr/local/lib/udev/rules.d too (systemd >= 240).
 UDEVRULESDIR ?= $(PREFIX)/lib/udev/rules.d
+# systemd reads /usr/local/lib/systemd/system too; the .deb uses /lib.
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 # Where kbuild's modules_install puts an external module.
 INSTALL_MOD_DIR ?= extra
 VERSION := $(shell awk '/\#define COWBACKUP_VERSION_(MAJOR|MINOR|PATCH)/ { v = v s $$3; s = "." } END { print v }' include/uapi/dm-cowbackup.h)
@@ -137,7 +139,8 @@ sanitize: deps
 
 # install: the module (kbuild modules_install; under DESTDIR it skips
 # depmod) and install-ctl: cowbackup-ctl, its man pages, bash completion
-# and udev rules (what the cowbackup-ctl .deb ships, PREFIX=/usr).
+# udev rules and the boot unit cowbackup-track.service that re-arms the
+# change trackers (what the cowbackup-ctl .deb ships, PREFIX=/usr).
 install: install-module install-ctl
 
 install-module: module
@@ -151,6 +154,10 @@ install-ctl: userspace man
 	install -D -m 0644 build/man/dm-cowbackup.4 $(DESTDIR)$(MANDIR)/man4/dm-cowbackup.4
 	install -D -m 0644 completion/cowbackup-ctl.bash $(DESTDIR)$(BASHCOMPDIR)/cowbackup-ctl
 	install -D -m 0644 udev/60-cowbackup.rules $(DESTDIR)$(UDEVRULESDIR)/60-cowbackup.rules
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	sed 's|/usr/sbin/cowbackup-ctl|$(SBINDIR)/cowbackup-ctl|' \
+		systemd/cowbackup-track.service >$(DESTDIR)$(SYSTEMDUNITDIR)/cowbackup-track.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/cowbackup-track.service
 	@if [ -z "$(DESTDIR)" ] && command -v udevadm >/dev/null; then udevadm control --reload || true; fi
 
 # The module's source for DKMS: dkms.conf, kernel/ and include/uapi/ in
@@ -173,7 +180,8 @@ uninstall-ctl:
 		$(DESTDIR)$(MANDIR)/man8/cowbackup-ctl.8 \
 		$(DESTDIR)$(MANDIR)/man4/dm-cowbackup.4 \
 		$(DESTDIR)$(BASHCOMPDIR)/cowbackup-ctl \
-		$(DESTDIR)$(UDEVRULESDIR)/60-cowbackup.rules
+		$(DESTDIR)$(UDEVRULESDIR)/60-cowbackup.rules \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/cowbackup-track.service
 	@if [ -z "$(DESTDIR)" ] && command -v udevadm >/dev/null; then udevadm control --reload || true; fi
 
 clean:

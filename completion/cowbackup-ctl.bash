@@ -45,7 +45,7 @@ _cowbackup_ctl()
     done
 
     local commands='backup start status list wait pause resume cancel
-        set-speed finish recover info map export restore help'
+        set-speed finish recover track info map export restore help'
 
     if [[ -z $cmd ]]; then
         if [[ $cur == -* ]]; then
@@ -82,6 +82,9 @@ _cowbackup_ctl()
     --top-map | --backing)
         _filedir
         return ;;
+    -m | --meta)
+        _cowbackup_ctl_device
+        return ;;
     --export-tls)
         _filedir -d
         return ;;
@@ -104,6 +107,10 @@ _cowbackup_ctl()
     pause | resume | cancel | set-speed) args=job ;;
     finish) opts='--force --new-uuid --help' args=job ;;
     recover) opts='--dry-run --help' ;;
+    track)
+        # track enable|disable|status|resume VOL
+        opts='--meta --cluster-size --all --force --json --help'
+        args=track ;;
     info) opts='--json --force --help' args=file ;;
     map) opts='--json --help' args=file ;;
     export)
@@ -129,7 +136,8 @@ _cowbackup_ctl()
         case ${words[i]} in
         -s | -c | --sync | --cluster-size | --speed | --max-workers | \
             --on-source-error | --on-target-error | --cow-error | --top-map | \
-            --interval | --format | --backing | --subformat | --adapter-type)
+            --interval | --format | --backing | --subformat | --adapter-type | \
+            -m | --meta)
             ((i++)) ;;
         -*) ;;
         *) ((n++)) ;;
@@ -145,6 +153,13 @@ _cowbackup_ctl()
             COMPREPLY=($(compgen -W "$(_cowbackup_ctl_jobs "${words[0]}")" -- "$cur")) ;;
     file)
         [[ $n -eq 0 ]] && _filedir ;;
+    track)
+        # The subcommand, then the volume.
+        if [[ $n -eq 0 ]]; then
+            COMPREPLY=($(compgen -W 'enable disable status resume' -- "$cur"))
+        elif [[ $n -eq 1 ]]; then
+            _cowbackup_ctl_device
+        fi ;;
     restore)
         # IMAGE, then DEVICE.
         if [[ $n -eq 0 ]]; then

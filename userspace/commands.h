@@ -20,6 +20,9 @@ int cmd_set_speed(int argc, char **argv);
 int cmd_finish(int argc, char **argv);
 int cmd_recover(int argc, char **argv);
 
+/* Changed-block tracking (track_cmds.c). */
+int cmd_track(int argc, char **argv);
+
 /* Images (image/). */
 int cmd_info(int argc, char **argv);
 int cmd_map(int argc, char **argv);

@@ -33,6 +33,7 @@ static const struct command commands[] = {
 	{ "set-speed", cmd_set_speed, "JOB RATE" },
 	{ "finish", cmd_finish, "JOB [--force]" },
 	{ "recover", cmd_recover, "[--dry-run]" },
+	{ "track", cmd_track, "enable|disable|status|resume VOL [options]" },
 	{ "info", cmd_info, "IMAGE [--json]" },
 	{ "map", cmd_map, "IMAGE [--json]" },
 	{ "export", cmd_export, "JOB OUTPUT --format qcow2|vmdk [options]" },

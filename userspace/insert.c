@@ -70,7 +70,7 @@ static const char *const in_place_targets[] = {
 	"linear", "striped", "thin", "crypt", "zero", "error",
 };
 
-static const char *unsupported_target(const struct dm_table_lines *t)
+const char *insert_unsupported_target(const struct dm_table_lines *t)
 {
 	size_t i, k;
 
@@ -193,28 +193,6 @@ static int send_skips(const struct job *job, const struct start_request *req)
 	return 0;
 }
 
-/*
- * X's table while the job runs: the original segments, each mapped
- * linearly onto the same offsets of the COW device. LVM compares the live
- * segments with its metadata; one big segment would show as a mismatch.
- */
-static int linear_over(struct dm_table_lines *lin,
-		       const struct dm_table_lines *orig, uint32_t major,
-		       uint32_t minor)
-{
-	char params[64];
-	size_t i;
-
-	for (i = 0; i < orig->count; i++) {
-		snprintf(params, sizeof(params), "%u:%u %" PRIu64, major, minor,
-			 orig->lines[i].start);
-		if (dm_table_add(lin, orig->lines[i].start, orig->lines[i].len,
-				 "linear", params))
-			return -1;
-	}
-	return 0;
-}
-
 /* Roll back a failed in-place start: X's live table is still original. */
 static void undo_in_place(const char *x, const char *c, const char *h,
 			  bool loaded, bool suspended)
@@ -279,7 +257,7 @@ static int start_in_place(const struct blockdev *src, const struct blockdev *tgt
 		undo_in_place(x, cow, hidden, false, false);
 		goto out;
 	}
-	if (linear_over(&lin, orig, ci.major, ci.minor) ||
+	if (table_linear_over(&lin, orig, ci.major, ci.minor) ||
 	    dm_load(x, &lin, read_only)) {
 		err_msg("%s: cannot load the new table: %s", x,
 			dm_last_error());
@@ -457,7 +435,7 @@ static int check_dm_source(const struct blockdev *src,
 			x, x);
 		goto fail;
 	}
-	bad = unsupported_target(orig);
+	bad = insert_unsupported_target(orig);
 	if (bad) {
 		err_msg("%s: its table uses the '%s' target, which cannot be moved to a hidden device; only linear, striped, thin, crypt, zero and error tables can",
 			x, bad);

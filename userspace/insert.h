@@ -60,4 +60,11 @@ int job_start(const char *source, const char *target,
  */
 int job_finish(const char *arg, bool force, bool new_uuid);
 
+/*
+ * The first target type of @t that cannot be live on two devices at once
+ * (so cannot move to a hidden device), or NULL: only linear, striped,
+ * thin, crypt, zero and error can.
+ */
+const char *insert_unsupported_target(const struct dm_table_lines *t);
+
 #endif /* COWBACKUP_INSERT_H */

@@ -128,6 +128,23 @@ bool table_is_linear_over(const struct dm_table_lines *t, uint32_t major,
 	return t->count > 0;
 }
 
+int table_linear_over(struct dm_table_lines *lin,
+		      const struct dm_table_lines *orig, uint32_t major,
+		      uint32_t minor)
+{
+	char params[64];
+	size_t i;
+
+	for (i = 0; i < orig->count; i++) {
+		snprintf(params, sizeof(params), "%u:%u %" PRIu64, major, minor,
+			 orig->lines[i].start);
+		if (dm_table_add(lin, orig->lines[i].start, orig->lines[i].len,
+				 "linear", params))
+			return -1;
+	}
+	return 0;
+}
+
 static void devno_path(uint32_t major, uint32_t minor, char *buf, size_t len)
 {
 	struct blockdev bd;

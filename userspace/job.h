@@ -108,6 +108,15 @@ int job_parse_status(const char *line, struct job_status *st);
  */
 bool table_is_linear_over(const struct dm_table_lines *t, uint32_t major,
 			  uint32_t minor);
+/*
+ * Append to @lin the table of a device that routes through MAJ:MIN: the
+ * segments of @orig, each mapped linearly onto the same offsets of
+ * MAJ:MIN. LVM compares the live segments with its metadata; one big
+ * segment would show as a mismatch. Used for jobs and the tracker.
+ */
+int table_linear_over(struct dm_table_lines *lin,
+		      const struct dm_table_lines *orig, uint32_t major,
+		      uint32_t minor);
 /* Parse "<src> <target> <sync> ..." of a cowbackup table line. */
 int job_parse_table(const char *params, uint32_t *src_major,
 		    uint32_t *src_minor, uint32_t *tgt_major,

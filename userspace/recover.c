@@ -16,6 +16,21 @@
  * Stacked (COWBACKUP-TOP-*): no live table -> remove; inactive table ->
  * complete the finish; linear and unused -> remove.
  * Views (COWBACKUP-SNAP-J) without a live job J -> remove.
+ *
+ * The change tracker of volume X (track_insert.c), T = cowbackup-X-track
+ * and/or O = cowbackup-X-trackorig (X's original table):
+ *   X live = linear over T, inactive = O's table   -> complete the disable
+ *   X live = linear over T, other inactive table   -> drop it, resume X
+ *   X live = linear over T, suspended               -> resume X
+ *   X routes through T (directly or via its job)    -> healthy
+ *   X inactive = linear over T (live = original)    -> undo the enable
+ *   X live = O's table                              -> remove T and O
+ *   X gone                                          -> remove T and O
+ *   X live = something else                         -> detached (lvextend,
+ *                 lvchange --refresh): the history is marked bypassed, the
+ *                 devices stay for 'track status' and 'track enable'
+ * Before T goes, or when it is detached, its history is marked bypassed:
+ * X took writes T did not see.
  */
 
 #include "recover.h"
@@ -29,6 +44,7 @@
 #include "devuuid.h"
 #include "job.h"
 #include "steps.h"
+#include "tracker.h"
 #include "uapi/dm-cowbackup.h"
 #include "util.h"
 
@@ -78,7 +94,7 @@ static void holder_attr(const char *dir, const char *holder, const char *key,
  * Opens of @info that recover itself drops before it removes the device,
  * so that a dry run, which drops none, predicts the same: each holder
  * that is job @job's visible device (whose table no longer points here
- * by then), its COW device or its view.
+ * by then), its COW device or its view, or the tracker of volume @job.
  */
 static int own_opens(const struct dm_dev_info *info, const char *job)
 {
@@ -103,8 +119,8 @@ static int own_opens(const struct dm_dev_info *info, const char *job)
 		holder_attr(dir, de->d_name, "uuid", uuid, sizeof(uuid));
 		role = devuuid_parse(uuid, &base);
 		if (!strcmp(name, job) ||
-		    ((role == ROLE_COW || role == ROLE_VIEW) &&
-		     !strcmp(base, job)))
+		    ((role == ROLE_COW || role == ROLE_VIEW ||
+		      role == ROLE_TRACK) && !strcmp(base, job)))
 			n++;
 	}
 	closedir(d);
@@ -361,6 +377,140 @@ static void recover_view(struct recovery *rc, const char *v, const char *job)
 		say(rc, v, "remove the view of a job that no longer exists");
 }
 
+/* A tracker device half way through tracker_mark_bypassed(): finish it. */
+static void settle_tracker(struct recovery *rc, const char *t)
+{
+	struct dm_dev_info ti;
+
+	if (dm_get_info(t, &ti) || !ti.exists || !ti.live_table)
+		return;
+	if (ti.suspended || ti.inactive_table) {
+		resume_dev(rc, t);
+		say(rc, t, "resume the tracker device, left suspended by an interrupted command");
+	}
+}
+
+/* Mark the history of X's tracker bypassed (X took unseen writes). */
+static void bypass_history(struct recovery *rc, const char *x)
+{
+	struct tracker t;
+
+	if (rc->dry_run)
+		return;
+	/* A tracker already saying so needs no new history. */
+	if (tracker_load(x, &t) != 0 ||
+	    !strcmp(t.st.current_reason, "bypassed"))
+		return;
+	if (tracker_mark_bypassed(&t))
+		rc->failures++;
+}
+
+static bool routes_via_job(const char *x, const struct dm_dev_info *ti)
+{
+	struct dm_table_lines h = { 0 };
+	struct job job;
+	bool yes = false;
+
+	if (job_load(x, &job) || !job.hidden[0] || job.detached ||
+	    dm_get_table(job.hidden, false, &h))
+		return false;
+	yes = table_is_linear_over(&h, ti->major, ti->minor);
+	dm_table_free(&h);
+	return yes;
+}
+
+static void recover_tracked(struct recovery *rc, const char *x)
+{
+	struct dm_table_lines orig = { 0 }, live = { 0 }, inactive = { 0 };
+	char tdev[DMNAME_MAX], odev[DMNAME_MAX], uuid[DMUUID_MAX];
+	struct dm_dev_info ti, oi, xi;
+	bool x_on_t, inactive_on_t;
+
+	if (track_dev_name(x, tdev, sizeof(tdev), uuid, sizeof(uuid)) ||
+	    track_orig_name(x, odev, sizeof(odev), uuid, sizeof(uuid)) ||
+	    dm_get_info(tdev, &ti) || dm_get_info(odev, &oi) ||
+	    dm_get_info(x, &xi))
+		goto fail;
+	settle_tracker(rc, tdev);
+	if (oi.exists && oi.live_table && dm_get_table(odev, false, &orig))
+		goto fail;
+	if (!xi.exists) {
+		bypass_history(rc, x);
+		if (remove_unused(rc, tdev, NULL) && remove_unused(rc, odev, NULL))
+			say(rc, x, "remove the tracker of a device that no longer exists (deactivated?)");
+		goto out;
+	}
+	if ((xi.live_table && dm_get_table(x, false, &live)) ||
+	    (xi.inactive_table && dm_get_table(x, true, &inactive)))
+		goto fail;
+	x_on_t = ti.exists && table_is_linear_over(&live, ti.major, ti.minor);
+	inactive_on_t = ti.exists && xi.inactive_table &&
+			table_is_linear_over(&inactive, ti.major, ti.minor);
+
+	if (x_on_t) {
+		if (xi.inactive_table && orig.count &&
+		    dm_table_equal(&inactive, &orig)) {
+			/* Only 'track disable' loads that, after the bypass. */
+			if (!rc->dry_run && !xi.suspended && dm_suspend(x)) {
+				fail(rc, x, "cannot suspend");
+				goto out;
+			}
+			resume_dev(rc, x);
+			bypass_history(rc, x);
+			if (remove_unused(rc, tdev, x) &&
+			    remove_unused(rc, odev, x))
+				say(rc, x, "complete an interrupted 'track disable': original table restored, %s and %s removed",
+				    tdev, odev);
+		} else if (xi.inactive_table) {
+			if (!rc->dry_run && dm_clear_inactive(x))
+				fail(rc, x, "cannot clear the inactive table");
+			if (xi.suspended)
+				resume_dev(rc, x);
+			say(rc, x, "drop an unexpected inactive table; tracking goes on");
+		} else if (xi.suspended) {
+			resume_dev(rc, x);
+			say(rc, x, "resume the device, left suspended by an interrupted command; tracking goes on");
+		} else if (!oi.exists || !orig.count) {
+			rc->failures++;
+			if (!rc->quiet)
+				err_msg("recover: %s: the tracker's original-table device %s is missing; the original table is lost",
+					x, odev);
+		}
+		goto out;
+	}
+	if (ti.exists && routes_via_job(x, &ti))
+		goto out;	/* a job on a tracked volume */
+	if (inactive_on_t) {
+		if (!rc->dry_run && dm_clear_inactive(x)) {
+			fail(rc, x, "cannot clear the inactive table");
+			goto out;
+		}
+		if (xi.suspended)
+			resume_dev(rc, x);
+		bypass_history(rc, x);
+		if (remove_unused(rc, tdev, x) && remove_unused(rc, odev, x))
+			say(rc, x, "roll back an interrupted 'track enable': original table kept, %s and %s removed",
+			    tdev, odev);
+	} else if (!oi.exists || !oi.live_table ||
+		   (orig.count && dm_table_equal(&live, &orig))) {
+		if (xi.suspended && !xi.inactive_table)
+			resume_dev(rc, x);
+		bypass_history(rc, x);
+		if (remove_unused(rc, tdev, x) && remove_unused(rc, odev, x))
+			say(rc, x, "original table in place (a 'track' command was interrupted); remove the leftover tracker devices");
+	} else if (ti.exists) {
+		/* Detached: not an interrupted command, no action counted. */
+		bypass_history(rc, x);
+	}
+	goto out;
+fail:
+	fail(rc, x, "cannot inspect");
+out:
+	dm_table_free(&orig);
+	dm_table_free(&live);
+	dm_table_free(&inactive);
+}
+
 static bool seen(char **done, size_t n, const char *name)
 {
 	size_t i;
@@ -426,6 +576,26 @@ int job_recover(bool dry_run, bool quiet, const char *only)
 				if (!dry_run)
 					critical_enter(&crit, NULL, "");
 				recover_stacked(&rc, names[i]);
+				if (!dry_run)
+					critical_leave(&crit);
+			} else if (pass == 1 &&
+				   (role == ROLE_TRACK ||
+				    role == ROLE_TRACK_ORIG)) {
+				char key[DMNAME_MAX + 8];
+				struct dm_dev_info xi;
+
+				/* T and O both lead to volume X: once. */
+				snprintf(key, sizeof(key), "track:%s", base);
+				if ((only && strcmp(only, base)) ||
+				    seen(done, n, key))
+					continue;
+				free(done[i]);
+				done[i] = strdup(key);
+				dm_get_info(base, &xi);
+				if (!dry_run)
+					critical_enter(&crit, base,
+						       xi.exists ? xi.uuid : "");
+				recover_tracked(&rc, base);
 				if (!dry_run)
 					critical_leave(&crit);
 			} else if (pass == 1 && role == ROLE_VIEW) {

@@ -502,7 +502,7 @@ static bool overlaps_live_dm(const struct blockdev *tgt,
 /*------------------------------------------------------------------*/
 /* Signatures. */
 
-static bool find_signature(int fd, char *what, size_t len)
+bool safety_find_signature(int fd, char *what, size_t len)
 {
 	const char *type = NULL, *usage = NULL;
 	blkid_probe pr = blkid_new_probe();
@@ -683,7 +683,7 @@ out:
 	 * target holding just the incomplete-backup marker (an interrupted
 	 * job) carries nothing of value and is reused without --force.
 	 */
-	if (find_signature(fd, what, sizeof(what)) &&
+	if (safety_find_signature(fd, what, sizeof(what)) &&
 	    refuse(tgt, force, "%s", what)) {
 		close(fd);
 		return -1;

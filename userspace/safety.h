@@ -52,6 +52,12 @@ int safety_check_write_target(const struct blockdev *tgt, uint64_t need_bytes,
 			      size_t norigins, bool force);
 
 /*
+ * Does open device @fd carry a filesystem, LVM or partition-table
+ * signature (libblkid)? @what gets "it carries a ... signature".
+ */
+bool safety_find_signature(int fd, char *what, size_t len);
+
+/*
  * Why the kernel refused the table of the last failed dm load/create: the
  * target's own error line from the kernel log ("cowbackup: Target device
  * is smaller than the source (-EINVAL)"), or libdevmapper's message and a
