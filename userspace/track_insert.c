@@ -826,26 +826,15 @@ int track_conf_read(struct track_conf_entry **entries, size_t *count)
 
 int track_conf_set(const char *vol, const struct track_conf_entry *e)
 {
-	char path[PATH_MAX], tmp[PATH_MAX + 16], dir[PATH_MAX], line[8192];
+	char path[PATH_MAX], line[8192], *text = NULL;
+	size_t len = 0;
 	FILE *in, *out;
-	char *slash;
-	int fd;
+	int r;
 
 	track_conf_path(path, sizeof(path));
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash)
-		*slash = '\0';
-	if (mkdir(dir, 0755) && errno != EEXIST) {
-		err_msg("%s: cannot create: %s", dir, strerror(errno));
-		return -1;
-	}
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || !(out = fdopen(fd, "w"))) {
-		err_msg("%s: cannot write: %s", tmp, strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	out = open_memstream(&text, &len);
+	if (!out) {
+		err_msg("%s: out of memory", path);
 		return -1;
 	}
 	in = fopen(path, "re");
@@ -869,22 +858,14 @@ int track_conf_set(const char *vol, const struct track_conf_entry *e)
 	if (e)
 		fprintf(out, "%s %s %" PRIu64 "\n", e->vol, e->meta,
 			e->cluster_sectors);
-	if (fflush(out) || fsync(fileno(out))) {
-		err_msg("%s: cannot write: %s", tmp, strerror(errno));
-		fclose(out);
-		unlink(tmp);
+	if (fclose(out)) {
+		err_msg("%s: out of memory", path);
+		free(text);
 		return -1;
 	}
-	if (fclose(out) || rename(tmp, path)) {
-		err_msg("%s: cannot replace: %s", path, strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
-	/* The rename itself must survive a crash too. */
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-	return 0;
+	r = write_file_atomic(path, text);
+	if (r)
+		err_msg("%s: cannot write: %s", path, strerror(errno));
+	free(text);
+	return r;
 }
