@@ -479,7 +479,7 @@ track_bench() {
 	dmsetup create bl --table "0 $s linear $src 0" || return
 	n=$((s / 128))
 	[ "$n" -gt "$TRACK_WRITES" ] && n=$TRACK_WRITES
-	info "track writes_first $n"
+	info "track tracker_writes $n"
 	info "track cluster_bytes 65536"
 	info "track meta_sectors_dev $ms"
 	log "track: writes through cowbackup-track (64 KiB clusters, $ms metadata sectors) vs dm-linear on $src, $((s / 2048)) MiB; first-write runs of $n writes; $REPS repetitions"

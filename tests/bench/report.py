@@ -265,7 +265,7 @@ def sectors_size(sec):
 if any(k[0] == 'track' for k in reps):
     p('')
     p('### Change tracking (cowbackup-track)')
-    tw = infos.get(('track', 'writes_first'))
+    tw = infos.get(('track', 'tracker_writes'))
     if ('track', 'linear_first_qd1') in reps:
         p('')
         p('4 KiB O_DIRECT writes (fio libaio, IOPS) through a cowbackup-track'
@@ -306,48 +306,57 @@ if any(k[0] == 'track' for k in reps):
           ' device, metadata on a brd slice of exactly the admin guide\'s'
           ' size (8 + 2M sectors); /proc/meminfo read before `dmsetup create`'
           ' and after it returned (the table resumed), page caches dropped'
-          ' before each reading. "taken" is the fall of MemAvailable; vmalloc,'
-          ' slab and unreclaimable slab are the growth of VmallocUsed, Slab'
-          ' and SUnreclaim. A dm-linear device over the same zero device,'
+          ' before each reading: the fall of MemAvailable and the growth of'
+          ' VmallocUsed, Slab and SUnreclaim, scaled to 1 TiB. A dm-linear device over the same zero device,'
           ' created the same way in each repetition, is the control: the'
           ' cost of any mapped device. Medians of the repetitions (KiB'
           ' unless said).' % ('1 TiB' if tib == 1 << 31
                               else '%d-sector' % tib))
         p('')
         p('| cluster | clusters per TiB | metadata device (one sector less'
-          ' refused) | guide: metadata | taken | vmalloc | slab | unreclaimable'
-          ' slab | dm-linear control: taken | taken minus control | guide:'
-          ' memory (two maps) |')
+          ' refused) | guide: metadata | MemAvailable fall | VmallocUsed |'
+          ' Slab | SUnreclaim | VmallocUsed + SUnreclaim | dm-linear control:'
+          ' MemAvailable fall / VmallocUsed + SUnreclaim | guide: memory (two'
+          ' maps) |')
         p('|---|---|---|---|---|---|---|---|---|---|---|')
         for cs, name in mem:
             ms = int(infos.get(('track', 'meta_sectors_' + name), 0))
             refused = infos.get(('track', 'meta_minus1_refused_' + name))
             refused = {'1': 'yes', '0': 'NO'}.get(refused, '?')
-            taken = med('track', 'mem_%s_avail_KiB' % name)
-            ctl = med('track', 'ctl_%s_avail_KiB' % name)
-            diff = (taken - ctl) if taken is not None and ctl is not None \
-                else None
+
+            def alloc(pre):
+                """Median over repetitions of VmallocUsed + SUnreclaim."""
+                v = reps.get(('track', pre + '_vmalloc_KiB'), [])
+                u = reps.get(('track', pre + '_sunreclaim_KiB'), [])
+                vals = [num(a[0]) + num(b[0]) for a, b in zip(v, u)
+                        if num(a[0]) is not None and num(b[0]) is not None]
+                return statistics.median_low(vals) if vals else None
 
             def sc(v):
                 return None if v is None else v * scale
             p('| %s | %d | %d sectors = %s (%s) | %s | %s | %s | %s | %s'
-              ' | %s | %s | %s |' % (
+              ' | %s | %s / %s | %s |' % (
                   cluster_name(cs), (tib * 512 // cs) * scale, ms,
                   sectors_size(ms), refused,
-                  TRACK_GUIDE['metadata'].get(cs, '-'), kib(sc(taken)),
+                  TRACK_GUIDE['metadata'].get(cs, '-'),
+                  kib(sc(med('track', 'mem_%s_avail_KiB' % name))),
                   kib(sc(med('track', 'mem_%s_vmalloc_KiB' % name))),
                   kib(sc(med('track', 'mem_%s_slab_KiB' % name))),
                   kib(sc(med('track', 'mem_%s_sunreclaim_KiB' % name))),
-                  kib(ctl), kib(sc(diff)),
+                  kib(sc(alloc('mem_' + name))),
+                  kib(med('track', 'ctl_%s_avail_KiB' % name)),
+                  kib(alloc('ctl_' + name)),
                   TRACK_GUIDE['memory'].get(cs, '-')))
         p('')
         p('The tracker also allocates a staging buffer for map I/O (vmalloc,'
           ' 256 KiB, or one map\'s size if smaller) that the guide\'s'
-          ' "two maps" column leaves out. Maps of a few MiB may come from'
-          ' kmalloc (pages straight from the page allocator: neither slab nor'
-          ' vmalloc), so "taken" is the figure that counts; at 1 MiB and'
-          ' 8 MiB clusters the per-TiB cost is within the noise of'
-          ' MemAvailable (a few hundred KiB).')
+          ' "two maps" column leaves out. The maps come from kvcalloc():'
+          ' large levels from vmalloc (VmallocUsed), smaller ones from'
+          ' kmalloc (SUnreclaim), so VmallocUsed + SUnreclaim is the'
+          ' allocation; the fall of MemAvailable is the cross-check and'
+          ' scatters by a few hundred KiB (to a few MiB) between readings,'
+          ' as the control shows, so at 1 MiB and 8 MiB clusters it is'
+          ' noise.')
 
 p('')
 p('Every repetition, in run order (IOPS, p50/p99 us, MB/s or ratio):')
