@@ -449,7 +449,8 @@ mem_delta() {
 # track_bench SRC SCRATCH: the cowbackup-track target (issue 13).
 #  1. 4 KiB O_DIRECT writes through a tracker (64 KiB clusters, metadata
 #     on a slice of SCRATCH) against dm-linear, both over SRC, QD1 and
-#     QD32: (a) first writes: one write to each of a random permutation of
+#     QD32, alternately (linear first in odd repetitions, the tracker
+#     first in even ones): (a) first writes: one write to each of a random permutation of
 #     clusters (the same fio iolog for both in a repetition) through a
 #     fresh tracker (metadata header zeroed: a new history, empty map);
 #     (b) marked clusters: random writes for RUNTIME s over the device,
@@ -462,7 +463,7 @@ mem_delta() {
 #     cost of any mapped device).
 track_bench() {
 	local src=$1 scr=$2 s ms n r qd v summary name cs sec tib tms b a
-	local ctl trk
+	local ctl trk order dev
 	s=$(blockdev --getsz "$src")
 	dmsetup targets | grep -q '^cowbackup-track ' || {
 		log "track: no cowbackup-track target in this module; section skipped"
@@ -494,16 +495,27 @@ track_bench() {
 			shuf -i 0-$((s / 128 - 1)) -n "$n" | awk -v f="$src" '{ print f " write " $1 * 65536 " 4096" }'
 			echo "$src close"
 		} >"$IOLOG"
+		# Odd repetitions run dm-linear first, even ones the tracker
+		# (ABBA over two repetitions): a drift within a repetition, or
+		# a cost of going second, does not favour either.
+		if [ $((r % 2)) = 1 ]; then order="linear tracker"; else order="tracker linear"; fi
 		for qd in 1 32; do
-			v=$(fio_run "track_linear_first_qd$qd" /dev/mapper/bl "$qd" replay)
-			summary+=" first qd$qd: linear $v"
-			dd if=/dev/zero of=/dev/mapper/tmeta bs=4k count=1 oflag=direct status=none
-			dmsetup create tr --table "0 $s cowbackup-track $src /dev/mapper/tmeta 2 cluster_size 128" || return
-			[ "$r$qd" = 11 ] && log "track fresh: $(dmsetup status tr)"
-			v=$(fio_run "track_tracker_first_qd$qd" /dev/mapper/tr "$qd" replay)
-			summary+=" tracker $v;"
-			[ "$r$qd" = 11 ] && log "track after first writes: $(dmsetup status tr)"
-			dmsetup remove tr
+			summary+=" first qd$qd:"
+			for dev in $order; do
+				if [ $dev = linear ]; then
+					v=$(fio_run "track_linear_first_qd$qd" /dev/mapper/bl "$qd" replay)
+					summary+=" linear $v"
+					continue
+				fi
+				dd if=/dev/zero of=/dev/mapper/tmeta bs=4k count=1 oflag=direct status=none
+				dmsetup create tr --table "0 $s cowbackup-track $src /dev/mapper/tmeta 2 cluster_size 128" || return
+				[ "$r$qd" = 11 ] && log "track fresh: $(dmsetup status tr)"
+				v=$(fio_run "track_tracker_first_qd$qd" /dev/mapper/tr "$qd" replay)
+				summary+=" tracker $v"
+				[ "$r$qd" = 11 ] && log "track after first writes: $(dmsetup status tr)"
+				dmsetup remove tr
+			done
+			summary+=";"
 		done
 		# Marked: every cluster written through a fresh tracker first.
 		dd if=/dev/zero of=/dev/mapper/tmeta bs=4k count=1 oflag=direct status=none
@@ -512,10 +524,16 @@ track_bench() {
 			--iodepth=8 --bs=1M --rw=write >/dev/null 2>&1
 		[ "$r" = 1 ] && log "track all marked: $(dmsetup status tr)"
 		for qd in 1 32; do
-			v=$(fio_run "track_linear_marked_qd$qd" /dev/mapper/bl "$qd" random)
-			summary+=" marked qd$qd: linear $v"
-			v=$(fio_run "track_tracker_marked_qd$qd" /dev/mapper/tr "$qd" random)
-			summary+=" tracker $v;"
+			summary+=" marked qd$qd:"
+			for dev in $order; do
+				if [ $dev = linear ]; then
+					v=$(fio_run "track_linear_marked_qd$qd" /dev/mapper/bl "$qd" random)
+				else
+					v=$(fio_run "track_tracker_marked_qd$qd" /dev/mapper/tr "$qd" random)
+				fi
+				summary+=" $dev $v"
+			done
+			summary+=";"
 		done
 		dmsetup remove tr
 		log "track rep $r/$REPS:$summary"

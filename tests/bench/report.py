@@ -277,7 +277,8 @@ if any(k[0] == 'track' for k in reps):
           ' empty map). *Marked*: random writes for a fixed time over the'
           ' device, every cluster of which was written through the tracker'
           ' first (the hot path: one lock-free bit test). Each repetition\'s'
-          ' tracker run follows its dm-linear run directly, so the ratio per'
+          ' tracker run is next to its dm-linear run (dm-linear first in odd'
+          ' repetitions, the tracker first in even ones), so the ratio per'
           ' repetition (and their median) is less exposed to load drift'
           ' between repetitions than the ratio of the medians. Goal (issue'
           ' 13): marked >= 0.97 x dm-linear.' % (tw or '?'))
