@@ -19,7 +19,11 @@
 #  - background copy at speed 0 against dd, waited for with `dmsetup wait`
 #    on the event counter, and the throttle error over a 4 s window;
 #  - the cowbackup-snap view's read throughput against a plain read;
-#  - memory of a sync=none job before and after many random writes.
+#  - memory of a sync=none job before and after many random writes;
+#  - the cowbackup-track target (issue 13): 4 KiB random writes through a
+#    tracker against dm-linear, to unmarked clusters (fresh tracker) and
+#    to marked ones, QD1 and QD32; memory and metadata per TiB tracked
+#    (a tracker over a 1 TiB dm-zero device), per cluster size.
 # Every setup of one measurement runs alternately within each repetition.
 #
 # Output for the host side (tests/bench/report.py), on stdout:
@@ -38,15 +42,22 @@
 # cluster [2048; quick 512], BENCH_FIRST_MB at most this many MiB copied
 # per first-write run [128; quick 32], BENCH_RUNTIME seconds per random
 # run [3; quick 1], BENCH_NONE_WRITES [1000000; quick 20000],
-# BENCH_FIODIR where fio's JSON goes [/tmp/bench-fio].
+# BENCH_FIODIR where fio's JSON goes [/tmp/bench-fio],
+# BENCH_SECTIONS the parts to run, any of "brd virtio none track" (brd:
+# first writes, settled writes, copy and view reads on brd; virtio: the
+# same on the virtio disks; none: sync=none memory; track: the
+# cowbackup-track target) [all four], BENCH_TRACK_WRITES writes per
+# tracker first-write run, at most one per 64 KiB cluster [8192; quick
+# 1024], BENCH_TRACK_CLUSTERS cluster sizes of the tracker memory
+# measurement ["4k 64k 1m 8m"].
 set -u
 export LC_ALL=C
 
 QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then
-	q_reps=1 q_mb=96 q_fw=512 q_fmb=32 q_rt=1 q_none=20000
+	q_reps=1 q_mb=96 q_fw=512 q_fmb=32 q_rt=1 q_none=20000 q_tw=1024
 else
-	q_reps=5 q_mb=512 q_fw=2048 q_fmb=128 q_rt=3 q_none=1000000
+	q_reps=5 q_mb=512 q_fw=2048 q_fmb=128 q_rt=3 q_none=1000000 q_tw=8192
 fi
 REPS=${BENCH_REPS:-$q_reps}
 MB=${BENCH_MB:-$q_mb}
@@ -57,8 +68,13 @@ NONE_WRITES=${BENCH_NONE_WRITES:-$q_none}
 CLUSTERS=${BENCH_CLUSTERS-4k 64k 1m}
 VIRTIO_CLUSTERS=${BENCH_VIRTIO_CLUSTERS-}
 FIODIR=${BENCH_FIODIR:-/tmp/bench-fio}
+SECTIONS=${BENCH_SECTIONS-brd virtio none track}
+TRACK_WRITES=${BENCH_TRACK_WRITES:-$q_tw}
+TRACK_CLUSTERS=${BENCH_TRACK_CLUSTERS-4k 64k 1m 8m}
 read -r -a D <<<"${COWBACKUP_DISKS:-}"
 
+# section NAME: whether BENCH_SECTIONS selects NAME.
+section() { [[ " $SECTIONS " == *" $1 "* ]]; }
 log() { echo "# [${SECONDS}s] $*" >&2; }
 # fd 3 is stdout, so REP lines printed inside $(...) still reach the host.
 exec 3>&1
@@ -91,6 +107,7 @@ bytes() {
 #            and rewrite the same clusters until size bytes are written)
 #   random:  random 4 KiB writes over $REGION for $RUNTIME seconds
 #   random2: the same with two fio jobs of QD/2 each (summed)
+#   replay:  the writes listed in the fio iolog $IOLOG, in its order
 fio_run() {
 	local key=$1 dev=$2 qd=$3 pat=$4 cs=${5:-65536} n=${6:-0} args f
 	case $pat in
@@ -111,6 +128,12 @@ fio_run() {
 			--runtime="$RUNTIME" --size="$REGION" --numjobs=2
 			--group_reporting)
 		qd=$((qd / 2))
+		;;
+	replay)
+		# The writes of $IOLOG (fio iolog v2), in its order, as fast
+		# as the queue depth allows.
+		args=(--read_iolog="$IOLOG" --replay_redirect="$dev"
+			--replay_no_stall=1)
 		;;
 	esac
 	# Callers run this in $(...): a counter in a shell variable would not
@@ -392,8 +415,188 @@ bench_none_memory() {
 	dmsetup remove cb
 }
 
-log "settings: reps $REPS, $MB MiB devices, clusters '$CLUSTERS' (virtio '$VIRTIO_CLUSTERS'), first-write runs of at most $FIRST_WRITES writes and $FIRST_MB MiB copied, random runs ${RUNTIME}s"
+# meta_sectors LEN CLUSTER_SECTORS: the metadata device size of a tracker,
+# by the admin guide's formula: 8 + 2M sectors, M = ceil(N / 8) bytes
+# rounded up to 4 KiB, in sectors (kernel/track_meta.c).
+meta_sectors() {
+	local n=$((($1 + $2 - 1) / $2))
+	echo $((8 + 2 * ((n + 32767) / 32768 * 8)))
+}
+
+# meminfo_all: "MemAvailable VmallocUsed Slab SUnreclaim" (KiB), page
+# caches dropped first.
+meminfo_all() {
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	awk '$1 == "MemAvailable:" { a = $2 } $1 == "VmallocUsed:" { v = $2 }
+		$1 == "Slab:" { s = $2 } $1 == "SUnreclaim:" { u = $2 }
+		END { print a, v, s, u }' /proc/meminfo
+}
+
+# mem_delta KEY BEFORE AFTER: one REP line per field, KiB taken (MemAvailable
+# falls, the others grow; all reported as "taken").
+mem_delta() {
+	local key=$1 b a
+	read -r -a b <<<"$2"
+	read -r -a a <<<"$3"
+	rep "track ${key}_avail_KiB $((b[0] - a[0]))"
+	rep "track ${key}_vmalloc_KiB $((a[1] - b[1]))"
+	rep "track ${key}_slab_KiB $((a[2] - b[2]))"
+	rep "track ${key}_sunreclaim_KiB $((a[3] - b[3]))"
+	echo "avail $((b[0] - a[0])) vmalloc $((a[1] - b[1])) slab $((a[2] - b[2])) sunreclaim $((a[3] - b[3])) KiB"
+}
+
+# track_bench SRC SCRATCH: the cowbackup-track target (issue 13).
+#  1. 4 KiB O_DIRECT writes through a tracker (64 KiB clusters, metadata
+#     on a slice of SCRATCH) against dm-linear, both over SRC, QD1 and
+#     QD32, alternately (linear first in odd repetitions, the tracker
+#     first in even ones): (a) first writes: one write to each of a random permutation of
+#     clusters (the same fio iolog for both in a repetition) through a
+#     fresh tracker (metadata header zeroed: a new history, empty map);
+#     (b) marked clusters: random writes for RUNTIME s over the device,
+#     every cluster of which was written through the tracker first.
+#  2. Memory and metadata per TiB tracked: a tracker over a 1 TiB dm-zero
+#     device, metadata on SCRATCH sized by the formula (one sector less
+#     must be refused), /proc/meminfo before the create and after its
+#     resume, at each cluster size of TRACK_CLUSTERS; a dm-linear device
+#     over the same zero device is created the same way as a control (the
+#     cost of any mapped device).
+track_bench() {
+	local src=$1 scr=$2 s ms n r qd v summary name cs sec tib tms b a
+	local ctl trk order dev
+	s=$(blockdev --getsz "$src")
+	dmsetup targets | grep -q '^cowbackup-track ' || {
+		log "track: no cowbackup-track target in this module; section skipped"
+		return
+	}
+	modprobe dm-zero 2>/dev/null
+	# Every page of SRC allocated once (brd allocates on first write).
+	fio --name=fill --filename="$src" --direct=1 --ioengine=libaio \
+		--iodepth=8 --bs=1M --rw=write >/dev/null 2>&1
+	REGION=$((s * 512))
+	ms=$(meta_sectors "$s" 128)
+	dmsetup create tmeta --table "0 $ms linear $scr 0" || return
+	dd if=/dev/zero of=/dev/mapper/tmeta bs=512 count="$ms" oflag=direct status=none
+	dmsetup create bl --table "0 $s linear $src 0" || return
+	n=$((s / 128))
+	[ "$n" -gt "$TRACK_WRITES" ] && n=$TRACK_WRITES
+	info "track tracker_writes $n"
+	info "track cluster_bytes 65536"
+	info "track meta_sectors_dev $ms"
+	log "track: writes through cowbackup-track (64 KiB clusters, $ms metadata sectors) vs dm-linear on $src, $((s / 2048)) MiB; first-write runs of $n writes; $REPS repetitions"
+	IOLOG=/tmp/track-first.iolog
+	for r in $(seq "$REPS"); do
+		summary=""
+		# A fresh random permutation of n distinct clusters per repetition.
+		{
+			echo "fio version 2 iolog"
+			echo "$src add"
+			echo "$src open"
+			shuf -i 0-$((s / 128 - 1)) -n "$n" | awk -v f="$src" '{ print f " write " $1 * 65536 " 4096" }'
+			echo "$src close"
+		} >"$IOLOG"
+		# Odd repetitions run dm-linear first, even ones the tracker
+		# (ABBA over two repetitions): a drift within a repetition, or
+		# a cost of going second, does not favour either.
+		if [ $((r % 2)) = 1 ]; then order="linear tracker"; else order="tracker linear"; fi
+		for qd in 1 32; do
+			summary+=" first qd$qd:"
+			for dev in $order; do
+				if [ $dev = linear ]; then
+					v=$(fio_run "track_linear_first_qd$qd" /dev/mapper/bl "$qd" replay)
+					summary+=" linear $v"
+					continue
+				fi
+				dd if=/dev/zero of=/dev/mapper/tmeta bs=4k count=1 oflag=direct status=none
+				dmsetup create tr --table "0 $s cowbackup-track $src /dev/mapper/tmeta 2 cluster_size 128" || return
+				[ "$r$qd" = 11 ] && log "track fresh: $(dmsetup status tr)"
+				v=$(fio_run "track_tracker_first_qd$qd" /dev/mapper/tr "$qd" replay)
+				summary+=" tracker $v"
+				[ "$r$qd" = 11 ] && log "track after first writes: $(dmsetup status tr)"
+				dmsetup remove tr
+			done
+			summary+=";"
+		done
+		# Marked: every cluster written through a fresh tracker first.
+		dd if=/dev/zero of=/dev/mapper/tmeta bs=4k count=1 oflag=direct status=none
+		dmsetup create tr --table "0 $s cowbackup-track $src /dev/mapper/tmeta 2 cluster_size 128" || return
+		fio --name=mark --filename=/dev/mapper/tr --direct=1 --ioengine=libaio \
+			--iodepth=8 --bs=1M --rw=write >/dev/null 2>&1
+		[ "$r" = 1 ] && log "track all marked: $(dmsetup status tr)"
+		for qd in 1 32; do
+			summary+=" marked qd$qd:"
+			for dev in $order; do
+				if [ $dev = linear ]; then
+					v=$(fio_run "track_linear_marked_qd$qd" /dev/mapper/bl "$qd" random)
+				else
+					v=$(fio_run "track_tracker_marked_qd$qd" /dev/mapper/tr "$qd" random)
+				fi
+				summary+=" $dev $v"
+			done
+			summary+=";"
+		done
+		dmsetup remove tr
+		log "track rep $r/$REPS:$summary"
+	done
+	dmsetup remove bl
+	dmsetup remove tmeta
+
+	# Memory and metadata per TiB.
+	tib=$((1 << 31))
+	dmsetup create tzero --table "0 $tib zero" || return
+	info "track tracked_sectors $tib"
+	for name in $TRACK_CLUSTERS; do
+		cs=$(bytes "$name")
+		sec=$((cs / 512))
+		tms=$(meta_sectors "$tib" "$sec")
+		if [ "$tms" -gt "$(blockdev --getsz "$scr")" ]; then
+			log "track memory $name: metadata needs $tms sectors, $scr has $(blockdev --getsz "$scr"); skipped (raise BENCH_MB)"
+			continue
+		fi
+		info "track cluster_bytes_mem_$name $cs"
+		info "track meta_sectors_$name $tms"
+		# One sector less than the formula must be refused.
+		dmsetup create tmeta --table "0 $((tms - 1)) linear $scr 0" || return
+		if dmsetup create ttr --table "0 $tib cowbackup-track /dev/mapper/tzero /dev/mapper/tmeta 2 cluster_size $sec" 2>/dev/null; then
+			info "track meta_minus1_refused_$name 0"
+			dmsetup remove ttr
+		else
+			info "track meta_minus1_refused_$name 1"
+		fi
+		dmsetup remove tmeta
+		dmsetup create tmeta --table "0 $tms linear $scr 0" || return
+		# brd pages of the metadata allocated before any reading.
+		dd if=/dev/zero of=/dev/mapper/tmeta bs=512 count="$tms" oflag=direct status=none
+		log "track memory, $name clusters: $tms metadata sectors, $REPS repetitions"
+		for r in $(seq "$REPS"); do
+			b=$(meminfo_all)
+			dmsetup create tlin --table "0 $tib linear /dev/mapper/tzero 0" || return
+			a=$(meminfo_all)
+			ctl=$(mem_delta "ctl_$name" "$b" "$a")
+			dmsetup remove tlin
+			dd if=/dev/zero of=/dev/mapper/tmeta bs=4k count=1 oflag=direct status=none
+			b=$(meminfo_all)
+			dmsetup create ttr --table "0 $tib cowbackup-track /dev/mapper/tzero /dev/mapper/tmeta 2 cluster_size $sec" || return
+			a=$(meminfo_all)
+			trk=$(mem_delta "mem_$name" "$b" "$a")
+			[ "$r" = 1 ] && log "track memory $name: $(dmsetup status ttr)"
+			dmsetup remove ttr
+			log "track memory $name rep $r/$REPS: tracker $trk; dm-linear $ctl"
+		done
+		dmsetup remove tmeta
+	done
+	dmsetup remove tzero
+}
+
+log "settings: sections '$SECTIONS', reps $REPS, $MB MiB devices, clusters '$CLUSTERS' (virtio '$VIRTIO_CLUSTERS'), first-write runs of at most $FIRST_WRITES writes and $FIRST_MB MiB copied, random runs ${RUNTIME}s, tracker first-write runs of at most $TRACK_WRITES writes, tracker memory at '$TRACK_CLUSTERS'"
+for w in $SECTIONS; do
+	case $w in
+	brd | virtio | none | track) ;;
+	*) log "BENCH_SECTIONS: unknown section '$w' (brd virtio none track)"; exit 1 ;;
+	esac
+done
 info "all reps $REPS"
+info "all sections ${SECTIONS// /,}"
 info "all mb $MB"
 dmsetup targets | grep -q '^cowbackup ' || {
 	log "the cowbackup target is not loaded (was kernel/dm-cowbackup.ko being rebuilt at boot?)"
@@ -409,15 +612,26 @@ dd if=/dev/zero of=/dev/mapper/bmeta bs=1M count=$((meta / 2048)) oflag=direct s
 mkdir -p "$FIODIR" || exit 1
 REGION=0
 t0=$(now)
-bench_pair brd /dev/ram0 /dev/ram1 "$CLUSTERS"
-log "brd done after $(elapsed "$t0") s"
-if [ ${#D[@]} -ge 2 ]; then
+if section brd; then
+	bench_pair brd /dev/ram0 /dev/ram1 "$CLUSTERS"
+	log "brd done after $(elapsed "$t0") s"
+fi
+if ! section virtio; then
+	:
+elif [ ${#D[@]} -ge 2 ]; then
 	bench_pair virtio "${D[0]}" "${D[1]}" "$VIRTIO_CLUSTERS"
 	log "virtio done after $(elapsed "$t0") s"
 else
 	log "no virtio scratch disks: skipping the virtio pair"
 fi
 dmsetup remove bmeta
-bench_none_memory /dev/ram0 /dev/ram1
+if section none; then
+	bench_none_memory /dev/ram0 /dev/ram1
+	log "sync=none memory done after $(elapsed "$t0") s"
+fi
+if section track; then
+	track_bench /dev/ram0 /dev/ram1
+	log "track done after $(elapsed "$t0") s"
+fi
 log "all done after $(elapsed "$t0") s"
 info "all complete 1"

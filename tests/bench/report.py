@@ -238,6 +238,134 @@ if w is not None:
                       ni('memory_growth_after_writes_KiB'),
                       ni('slab_growth_after_writes_KiB')))
 
+TRACK_GUIDE = {  # the admin guide's per-TiB table (Sizes)
+    'metadata': {4096: '64 MiB + 4 KiB', 65536: '4 MiB + 4 KiB',
+                 1 << 20: '256 KiB + 4 KiB', 8 << 20: '32 KiB + 4 KiB'},
+    'memory': {4096: 'about 65 MiB', 65536: 'about 4.1 MiB',
+               1 << 20: 'about 260 KiB', 8 << 20: 'about 33 KiB'},
+}
+
+
+def kib(v):
+    """KiB as KiB or MiB, whichever reads better."""
+    if v is None:
+        return '-'
+    if abs(v) >= 10240:
+        return '%.1f MiB' % (v / 1024)
+    return '%d KiB' % v
+
+
+def sectors_size(sec):
+    b = sec * 512
+    if b >= (1 << 20):
+        return '%.3f MiB' % (b / (1 << 20))
+    return '%d KiB' % (b >> 10)
+
+
+if any(k[0] == 'track' for k in reps):
+    p('')
+    p('### Change tracking (cowbackup-track)')
+    tw = infos.get(('track', 'tracker_writes'))
+    if ('track', 'linear_first_qd1') in reps:
+        p('')
+        p('4 KiB O_DIRECT writes (fio libaio, IOPS) through a cowbackup-track'
+          ' device (64 KiB clusters, metadata on a brd slice) against'
+          ' dm-linear, both over the same brd RAM disk, alternately in each'
+          ' repetition. *First writes*: %s writes, one to each of a random'
+          ' permutation of distinct clusters (the same fio iolog for both in'
+          ' a repetition), through a fresh tracker (metadata header zeroed:'
+          ' empty map). *Marked*: random writes for a fixed time over the'
+          ' device, every cluster of which was written through the tracker'
+          ' first (the hot path: one lock-free bit test). Each repetition\'s'
+          ' tracker run is next to its dm-linear run (dm-linear first in odd'
+          ' repetitions, the tracker first in even ones), so the ratio per'
+          ' repetition (and their median) is less exposed to load drift'
+          ' between repetitions than the ratio of the medians. Goal (issue'
+          ' 13): marked >= 0.97 x dm-linear.' % (tw or '?'))
+        p('')
+        p('| writes | QD | dm-linear | tracker | ratio of medians | ratio per'
+          ' repetition | median of those | p50 / p99 linear (us) |'
+          ' p50 / p99 tracker (us) |')
+        p('|---|---|---|---|---|---|---|---|---|')
+        for case, label in (('first', 'first (unmarked clusters)'),
+                            ('marked', 'marked clusters')):
+            for qd in (1, 32):
+                kl = 'linear_%s_qd%d' % (case, qd)
+                kt = 'tracker_%s_qd%d' % (case, qd)
+                lin, trk = med('track', kl), med('track', kt)
+                per = []
+                for a, b in zip(reps.get(('track', kl), []),
+                                reps.get(('track', kt), [])):
+                    if num(a[0]) and num(b[0]) is not None:
+                        per.append(num(b[0]) / num(a[0]))
+                p('| %s | %d | %s | %s | %s | %s | %s | %s | %s |' % (
+                    label, qd, fmt(lin), fmt(trk), ratio(trk, lin),
+                    ' '.join('%.2f' % v for v in per),
+                    fmt(statistics.median_low(per) if per else None, '%.2f'),
+                    lat('track', kl), lat('track', kt)))
+    mem = sorted((int(v), k[1][len('cluster_bytes_mem_'):])
+                 for k, v in infos.items()
+                 if k[0] == 'track' and k[1].startswith('cluster_bytes_mem_'))
+    if mem:
+        tib = int(infos.get(('track', 'tracked_sectors'), 1 << 31))
+        scale = (1 << 31) / tib
+        p('')
+        p('Memory and metadata per TiB tracked: a tracker over a %s dm-zero'
+          ' device, metadata on a brd slice of exactly the admin guide\'s'
+          ' size (8 + 2M sectors); /proc/meminfo read before `dmsetup create`'
+          ' and after it returned (the table resumed), page caches dropped'
+          ' before each reading: the fall of MemAvailable and the growth of'
+          ' VmallocUsed, Slab and SUnreclaim, scaled to 1 TiB. A dm-linear device over the same zero device,'
+          ' created the same way in each repetition, is the control: the'
+          ' cost of any mapped device. Medians of the repetitions (KiB'
+          ' unless said).' % ('1 TiB' if tib == 1 << 31
+                              else '%d-sector' % tib))
+        p('')
+        p('| cluster | clusters per TiB | metadata device (one sector less'
+          ' refused) | guide: metadata | MemAvailable fall | VmallocUsed |'
+          ' Slab | SUnreclaim | VmallocUsed + SUnreclaim | dm-linear control:'
+          ' MemAvailable fall / VmallocUsed + SUnreclaim | guide: memory (two'
+          ' maps) |')
+        p('|---|---|---|---|---|---|---|---|---|---|---|')
+        for cs, name in mem:
+            ms = int(infos.get(('track', 'meta_sectors_' + name), 0))
+            refused = infos.get(('track', 'meta_minus1_refused_' + name))
+            refused = {'1': 'yes', '0': 'NO'}.get(refused, '?')
+
+            def alloc(pre):
+                """Median over repetitions of VmallocUsed + SUnreclaim."""
+                v = reps.get(('track', pre + '_vmalloc_KiB'), [])
+                u = reps.get(('track', pre + '_sunreclaim_KiB'), [])
+                vals = [num(a[0]) + num(b[0]) for a, b in zip(v, u)
+                        if num(a[0]) is not None and num(b[0]) is not None]
+                return statistics.median_low(vals) if vals else None
+
+            def sc(v):
+                return None if v is None else v * scale
+            p('| %s | %d | %d sectors = %s (%s) | %s | %s | %s | %s | %s'
+              ' | %s | %s / %s | %s |' % (
+                  cluster_name(cs), (tib * 512 // cs) * scale, ms,
+                  sectors_size(ms), refused,
+                  TRACK_GUIDE['metadata'].get(cs, '-'),
+                  kib(sc(med('track', 'mem_%s_avail_KiB' % name))),
+                  kib(sc(med('track', 'mem_%s_vmalloc_KiB' % name))),
+                  kib(sc(med('track', 'mem_%s_slab_KiB' % name))),
+                  kib(sc(med('track', 'mem_%s_sunreclaim_KiB' % name))),
+                  kib(sc(alloc('mem_' + name))),
+                  kib(med('track', 'ctl_%s_avail_KiB' % name)),
+                  kib(alloc('ctl_' + name)),
+                  TRACK_GUIDE['memory'].get(cs, '-')))
+        p('')
+        p('The tracker also allocates a staging buffer for map I/O (vmalloc,'
+          ' 256 KiB, or one map\'s size if smaller) that the guide\'s'
+          ' "two maps" column leaves out. The maps come from kvcalloc():'
+          ' large levels from vmalloc (VmallocUsed), smaller ones from'
+          ' kmalloc (SUnreclaim), so VmallocUsed + SUnreclaim is the'
+          ' allocation; the fall of MemAvailable is the cross-check and'
+          ' scatters by a few hundred KiB (to a few MiB) between readings,'
+          ' as the control shows, so at 1 MiB and 8 MiB clusters it is'
+          ' noise.')
+
 p('')
 p('Every repetition, in run order (IOPS, p50/p99 us, MB/s or ratio):')
 p('')
