@@ -44,13 +44,15 @@ for i in $(seq 0 39); do
 done
 sync
 echo "40 files, $(du -sh "$MNT/files" | cut -f1) written"
-ORIG_TABLE=$(dmsetup table demo-data)
+LVM_TABLE=$(dmsetup table demo-data)
 run dmsetup table demo-data
 run lvs demo
 
 say "Change tracking: which clusters get written, kept on demo/data_cbt"
 run "$CTL" track enable demo/data --meta demo/data_cbt || fail "track enable failed"
 run "$CTL" track status demo/data
+echo "(demo-data now maps linearly onto the tracker; a backup job stacks on top of that table and puts it back at finish)"
+ORIG_TABLE=$(dmsetup table demo-data)
 
 say "Writers: rewrite parts of those files and write new ones, with fsync"
 writer() {
@@ -170,6 +172,11 @@ B=$(sha256sum </dev/demo/backup | cut -c1-16)
 echo "sha256 restored $A..., backup $B..."
 [ "$A" = "$B" ] || fail "the restored chain differs from the incremental backup"
 umount /tmp/demo-img
+
+say "Tracking off again: the volume's own LVM table is back"
+run "$CTL" track disable demo/data || fail "track disable failed"
+run dmsetup table demo-data
+[ "$(dmsetup table demo-data)" = "$LVM_TABLE" ] || fail "the volume's table differs from LVM's after track disable"
 
 echo
 if [ ${#FAILED[@]} -eq 0 ]; then
