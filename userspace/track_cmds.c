@@ -14,6 +14,7 @@
 
 #include "commands.h"
 #include "devuuid.h"
+#include "incremental.h"
 #include "json.h"
 #include "recover.h"
 #include "track_insert.h"
@@ -171,9 +172,22 @@ static void map_json(struct json *j, const char *key, const struct tracker *t,
 	json_object_end(j);
 }
 
+/*
+ * Can the next backup be incremental (onto the last backup's target)?
+ * The reason in @why when not.
+ */
+static bool next_incremental(const struct tracker *t, char *why, size_t len)
+{
+	struct track_record rec;
+
+	track_record_load(t->st.uuid, &rec);
+	return incr_base_usable(t, &rec, why, len);
+}
+
 static void tracker_json(struct json *j, const struct tracker *t)
 {
-	char disp[2 * DMNAME_MAX];
+	char disp[2 * DMNAME_MAX], why[640];
+	bool incr = next_incremental(t, why, sizeof(why));
 
 	vol_display(t->vol, disp, sizeof(disp));
 	json_object_begin(j, NULL);
@@ -189,6 +203,13 @@ static void tracker_json(struct json *j, const struct tracker *t)
 	json_u64(j, "cluster_size", t->st.cluster_sectors * 512);
 	map_json(j, "frozen", t, true);
 	map_json(j, "current", t, false);
+	json_object_begin(j, "next_backup");
+	json_str(j, "kind", incr ? "incremental" : "full");
+	if (incr)
+		json_null(j, "reason");
+	else
+		json_str(j, "reason", why);
+	json_object_end(j);
 	json_object_end(j);
 }
 
@@ -211,7 +232,7 @@ static void map_print(const char *label, const struct tracker *t,
 
 static void tracker_print(const struct tracker *t)
 {
-	char disp[2 * DMNAME_MAX], size[64];
+	char disp[2 * DMNAME_MAX], size[64], why[640];
 
 	vol_display(t->vol, disp, sizeof(disp));
 	printf("%s: %s\n", disp, t->attached ? "tracked" :
@@ -226,6 +247,11 @@ static void tracker_print(const struct tracker *t)
 				 sizeof(size)), t->st.cluster_sectors);
 	map_print("frozen map:", t, true);
 	map_print("current map:", t, false);
+	if (next_incremental(t, why, sizeof(why)))
+		printf("  %-15s incremental (onto the last backup's target)\n",
+		       "next backup:");
+	else
+		printf("  %-15s full: %s\n", "next backup:", why);
 }
 
 /* Every tracked volume, by its tracker devices (ROLE_TRACK). */

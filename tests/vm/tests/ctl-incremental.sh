@@ -223,6 +223,9 @@ dmsetup reload cowbackup-vg0-raw-track --table "0 $(blockdev --getsz $RAW) linea
 check_eq "bypass: tracker swapped out and back" 0 $?
 expect_full "bypass" "bypassed"
 
+check "bypass done: track status --json says the next backup is incremental" \
+	bash -c "$CTL track status vg0/raw --json | python3 -c 'import json,sys; n=json.load(sys.stdin)[\"next_backup\"]; sys.exit(0 if n[\"kind\"] == \"incremental\" and n[\"reason\"] is None else 1)'"
+
 # A size change: lvextend replaces the LV's table, the tracker is detached.
 lvextend -q -L +4M vg0/raw >/dev/null 2>&1
 check_eq "size change: lvextend of the tracked LV" 0 $?
@@ -231,6 +234,8 @@ check "size change: track status says detached" \
 "$CTL" start vg0/raw vg0/rbk --incremental-only >$X/out 2>$X/err
 check_eq "size change: --incremental-only refused" 1 $?
 check "size change: the reason is the detached tracker" grep -q "detached" $X/err
+check "size change: track status --json: next backup full, tracker detached" \
+	bash -c "$CTL track status vg0/raw --json | python3 -c 'import json,sys; n=json.load(sys.stdin)[\"next_backup\"]; sys.exit(0 if n[\"kind\"] == \"full\" and \"detached\" in n[\"reason\"] else 1)'"
 
 # ------------------------------------------------------------ ext4 chain
 FS=/dev/vg0/fs
