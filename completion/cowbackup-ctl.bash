@@ -94,7 +94,8 @@ _cowbackup_ctl()
     esac
 
     local start_opts='--sync --cluster-size --speed --max-workers
-        --on-source-error --on-target-error --cow-error --top-map --force
+        --on-source-error --on-target-error --cow-error --top-map --incremental
+        --incremental-only --force
         --help'
     local opts='--help' args=''
     case $cmd in
