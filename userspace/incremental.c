@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "insert.h"
 #include "job.h"
 #include "marker.h"
 #include "steps.h"
@@ -91,17 +92,17 @@ int incr_plan(const struct blockdev *src, const struct blockdev *tgt,
 	      const char *sync, bool wanted, bool only,
 	      uint64_t *cluster_bytes, struct incr_plan *p)
 {
-	char why[sizeof(p->why_full)] = "";
+	char *why = p->why_full;
 	int r;
 
-	memset(p, 0, sizeof(*p));
+	memset(p, 0, sizeof(*p));	/* why: "" */
 	p->wanted = wanted || only;
 	p->only = only;
 	r = src->is_dm ? tracker_load(src->dm_name, &p->t) : 1;
 	if (r < 0)
 		return -1;
 	if (r > 0) {
-		snprintf(why, sizeof(why), "%.200s is not tracked (see 'cowbackup-ctl track enable')",
+		snprintf(why, sizeof(p->why_full), "%.200s is not tracked (see 'cowbackup-ctl track enable')",
 			 src->path);
 	} else {
 		/* Only a full copy can be a base; top and none jobs leave the map. */
@@ -111,22 +112,21 @@ int incr_plan(const struct blockdev *src, const struct blockdev *tgt,
 			       p->t.st.cluster_sectors;
 		track_target_id(tgt, p->target_id, sizeof(p->target_id));
 		track_record_load(p->t.st.uuid, &p->rec);
-		if (p->wanted && incr_base_usable(&p->t, &p->rec, why, sizeof(why)) &&
-		    target_is_base(p, tgt, why, sizeof(why)))
+		if (p->wanted && incr_base_usable(&p->t, &p->rec, why, sizeof(p->why_full)) &&
+		    target_is_base(p, tgt, why, sizeof(p->why_full)))
 			p->incremental = true;
 	}
 	if (!p->wanted)
 		return 0;
 	if (!p->incremental) {
 		if (!why[0])	/* target_is_base() printed its read error */
-			snprintf(why, sizeof(why), "%.200s cannot be read",
+			snprintf(why, sizeof(p->why_full), "%.200s cannot be read",
 				 tgt->path);
 		if (only) {
 			err_msg("%s: no incremental backup possible: %s",
 				src->path, why);
 			return -1;
 		}
-		snprintf(p->why_full, sizeof(p->why_full), "%s", why);
 		return 0;
 	}
 	if (*cluster_bytes &&
@@ -144,26 +144,28 @@ static int send_skips(const struct incr_plan *p, const char *cow,
 		      const char *job, const struct cluster_extent *map,
 		      size_t count)
 {
+	struct cluster_extent *gaps = calloc(count + 1, sizeof(*gaps));
 	uint64_t next = 0;
-	size_t i;
+	size_t i, n = 0;
+	int r;
 
+	if (!gaps) {
+		err_msg("%s: out of memory", job);
+		return -1;
+	}
 	for (i = 0; i <= count; i++) {
 		uint64_t end = i < count ? map[i].start : p->nclusters;
-		char msg[96];
 
 		if (end > next) {
-			snprintf(msg, sizeof(msg), "%s %" PRIu64 " %" PRIu64,
-				 COWBACKUP_MSG_SKIP, next, end - next);
-			if (dm_message(cow, msg, NULL)) {
-				err_msg("%s: skip %" PRIu64 "+%" PRIu64 " failed: %s",
-					job, next, end - next, dm_last_error());
-				return -1;
-			}
+			gaps[n].start = next;
+			gaps[n++].len = end - next;
 		}
 		if (i < count)
 			next = map[i].start + map[i].len;
 	}
-	return 0;
+	r = job_send_skips(cow, job, gaps, n);
+	free(gaps);
+	return r;
 }
 
 int incr_freeze(struct incr_plan *p, const char *cow, const char *job)
@@ -237,24 +239,37 @@ void incr_report(const struct incr_plan *p, const char *job)
 		       job, p->epoch);
 }
 
+/*
+ * Load the tracker of in-place job @job's volume and the chain record.
+ * Returns -1 when the volume is not tracked, 1 when @job is the pending
+ * job of the record (it took the checkpoint that started the current
+ * epoch, on its target, resolved into @tgt), else 0.
+ */
+static int job_pending(const struct job *job, struct tracker *t,
+		       struct track_record *rec, struct blockdev *tgt)
+{
+	char id[TRACK_TARGET_ID_MAX];
+
+	if (job->kind != JOB_IN_PLACE || tracker_load(job->name, t))
+		return -1;
+	if (track_record_load(t->st.uuid, rec) ||
+	    rec->pending_epoch != t->st.epoch ||
+	    blockdev_resolve(job->target_path, tgt))
+		return 0;
+	track_target_id(tgt, id, sizeof(id));
+	return !strcmp(id, rec->pending_target);
+}
+
 bool incr_job_info(const struct job *job, struct tracker *t, bool *base,
 		   bool *incremental)
 {
 	struct track_record rec;
 	struct blockdev tgt;
-	char id[TRACK_TARGET_ID_MAX];
+	int r = job_pending(job, t, &rec, &tgt);
 
-	*base = *incremental = false;
-	if (job->kind != JOB_IN_PLACE || tracker_load(job->name, t))
-		return false;
-	if (track_record_load(t->st.uuid, &rec) == 0 &&
-	    rec.pending_epoch == t->st.epoch &&
-	    blockdev_resolve(job->target_path, &tgt) == 0) {
-		track_target_id(&tgt, id, sizeof(id));
-		*base = !strcmp(id, rec.pending_target);
-	}
+	*base = r == 1;
 	*incremental = *base && !strcmp(job->st.sync, COWBACKUP_SYNC_TOP);
-	return true;
+	return r >= 0;
 }
 
 void incr_finished(const struct job *job, bool completed, bool new_uuid)
@@ -262,16 +277,9 @@ void incr_finished(const struct job *job, bool completed, bool new_uuid)
 	struct track_record rec;
 	struct blockdev tgt;
 	struct tracker t;
-	char id[TRACK_TARGET_ID_MAX];
 
-	if (job->kind != JOB_IN_PLACE || tracker_load(job->name, &t) ||
-	    track_record_load(t.st.uuid, &rec) || !rec.pending_epoch)
-		return;
-	if (blockdev_resolve(job->target_path, &tgt))
-		return;
-	track_target_id(&tgt, id, sizeof(id));
-	if (strcmp(id, rec.pending_target) || rec.pending_epoch != t.st.epoch)
-		return;	/* not this job's checkpoint */
+	if (job_pending(job, &t, &rec, &tgt) != 1)
+		return;	/* untracked, or not this job's checkpoint */
 	rec.pending_epoch = 0;
 	rec.pending_target[0] = '\0';
 	if (!completed || new_uuid) {
@@ -285,7 +293,7 @@ void incr_finished(const struct job *job, bool completed, bool new_uuid)
 		return;
 	rec.epoch = t.st.epoch;
 	rec.sectors = t.sectors;
-	snprintf(rec.target, sizeof(rec.target), "%s", id);
+	track_target_id(&tgt, rec.target, sizeof(rec.target));
 	if (track_record_save(t.st.uuid, &rec) == 0)
 		printf("%s: recorded as the base of the next incremental backup (history %s, epoch %" PRIu64 ")\n",
 		       job->name, t.st.uuid, rec.epoch);

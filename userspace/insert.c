@@ -70,7 +70,7 @@ static const char *const in_place_targets[] = {
 	"linear", "striped", "thin", "crypt", "zero", "error",
 };
 
-const char *insert_unsupported_target(const struct dm_table_lines *t)
+static const char *unsupported_target(const struct dm_table_lines *t)
 {
 	size_t i, k;
 
@@ -85,6 +85,36 @@ const char *insert_unsupported_target(const struct dm_table_lines *t)
 			return t->lines[i].type;
 	}
 	return NULL;
+}
+
+int insert_check_movable(const struct dm_table_lines *t, const char *disp)
+{
+	const char *bad = unsupported_target(t);
+
+	if (!bad)
+		return 0;
+	err_msg("%s: its table uses the '%s' target, which cannot be moved to a hidden device; only linear, striped, thin, crypt, zero and error tables can",
+		disp, bad);
+	return -1;
+}
+
+int insert_check_idle(const char *x, const char *disp, bool *read_only)
+{
+	struct dm_dev_info info;
+
+	if (dm_get_info(x, &info) || !info.exists) {
+		err_msg("%s: %s", disp, dm_last_error());
+		return -1;
+	}
+	if (!info.live_table || info.suspended || info.inactive_table) {
+		err_msg("%s: busy: %s", disp,
+			!info.live_table ? "it has no live table" :
+			info.suspended ? "it is suspended" :
+			"another table is loaded and not yet active");
+		return -1;
+	}
+	*read_only = info.read_only;
+	return 0;
 }
 
 static int cowbackup_table(struct dm_table_lines *t, uint64_t sectors,
@@ -161,6 +191,25 @@ static int view_table(struct dm_table_lines *t, uint64_t sectors,
 /*------------------------------------------------------------------*/
 /* start */
 
+int job_send_skips(const char *dev, const char *who,
+		   const struct cluster_extent *ext, size_t count)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++) {
+		char msg[96];
+
+		snprintf(msg, sizeof(msg), "%s %" PRIu64 " %" PRIu64,
+			 COWBACKUP_MSG_SKIP, ext[i].start, ext[i].len);
+		if (dm_message(dev, msg, NULL)) {
+			err_msg("%s: skip %" PRIu64 "+%" PRIu64 " failed: %s",
+				who, ext[i].start, ext[i].len, dm_last_error());
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* One skip message per unallocated extent of the top layer. */
 static int send_skips(const struct job *job, const struct start_request *req)
 {
@@ -175,19 +224,11 @@ static int send_skips(const struct job *job, const struct start_request *req)
 			job->name, job->st.total, req->map_nclusters);
 		return -1;
 	}
-	for (i = 0; i < req->n_unallocated; i++) {
-		const struct cluster_extent *e = &req->unallocated[i];
-		char msg[96];
-
-		snprintf(msg, sizeof(msg), "%s %" PRIu64 " %" PRIu64,
-			 COWBACKUP_MSG_SKIP, e->start, e->len);
-		if (dm_message(job->dev, msg, NULL)) {
-			err_msg("%s: skip %" PRIu64 "+%" PRIu64 " failed: %s",
-				job->name, e->start, e->len, dm_last_error());
-			return -1;
-		}
-		skipped += e->len;
-	}
+	if (job_send_skips(job->dev, job->name, req->unallocated,
+			   req->n_unallocated))
+		return -1;
+	for (i = 0; i < req->n_unallocated; i++)
+		skipped += req->unallocated[i].len;
 	printf("%s: %" PRIu64 " of %" PRIu64 " clusters unallocated in the top layer, skipped\n",
 	       job->name, skipped, job->st.total);
 	return 0;
@@ -400,26 +441,14 @@ static int check_dm_source(const struct blockdev *src,
 			   struct dm_table_lines *orig, bool *read_only)
 {
 	const char *x = src->dm_name;
-	struct dm_dev_info info;
 	struct job job;
-	const char *bad;
 
 	if (devuuid_parse(src->dm_uuid, NULL) != ROLE_NONE) {
 		err_msg("%s: is a cowbackup-ctl device, not a source", x);
 		return -1;
 	}
-	if (dm_get_info(x, &info) || !info.exists) {
-		err_msg("%s: %s", x, dm_last_error());
+	if (insert_check_idle(x, x, read_only))
 		return -1;
-	}
-	if (!info.live_table || info.suspended || info.inactive_table) {
-		err_msg("%s: busy: %s", x,
-			!info.live_table ? "it has no live table" :
-			info.suspended ? "it is suspended" :
-			"another table is loaded and not yet active");
-		return -1;
-	}
-	*read_only = info.read_only;
 	if (job_load(x, &job) == 0) {
 		err_msg("%s: already in a cowbackup job (see 'cowbackup-ctl status %s')",
 			x, x);
@@ -435,12 +464,8 @@ static int check_dm_source(const struct blockdev *src,
 			x, x);
 		goto fail;
 	}
-	bad = insert_unsupported_target(orig);
-	if (bad) {
-		err_msg("%s: its table uses the '%s' target, which cannot be moved to a hidden device; only linear, striped, thin, crypt, zero and error tables can",
-			x, bad);
+	if (insert_check_movable(orig, x))
 		goto fail;
-	}
 	return 0;
 fail:
 	dm_table_free(orig);

@@ -52,6 +52,13 @@ int job_start(const char *source, const char *target,
 	      const struct start_request *req, char *job);
 
 /*
+ * Send job device @dev a `skip` for each extent (sync=top: no copy
+ * needed). 0, or -1 after one error line naming @who.
+ */
+int job_send_skips(const char *dev, const char *who,
+		   const struct cluster_extent *ext, size_t count);
+
+/*
  * Remove the interception of job @arg and restore the original table.
  * A running job needs @force (it is cancelled first). With @new_uuid, a
  * completed backup's filesystem gets a new UUID (newuuid.h) before udev
@@ -61,10 +68,15 @@ int job_start(const char *source, const char *target,
 int job_finish(const char *arg, bool force, bool new_uuid);
 
 /*
- * The first target type of @t that cannot be live on two devices at once
- * (so cannot move to a hidden device), or NULL: only linear, striped,
- * thin, crypt, zero and error can.
+ * Checks shared by the job and tracker insertions on dm volume @x, each
+ * printing one line naming @disp and returning -1 on refusal:
+ * insert_check_idle: @x exists, has a live table, is not suspended and
+ * has no inactive table (*@read_only is set from it);
+ * insert_check_movable: every target of @t can be live on two devices at
+ * once (so can move to a hidden device): linear, striped, thin, crypt,
+ * zero and error.
  */
-const char *insert_unsupported_target(const struct dm_table_lines *t);
+int insert_check_idle(const char *x, const char *disp, bool *read_only);
+int insert_check_movable(const struct dm_table_lines *t, const char *disp);
 
 #endif /* COWBACKUP_INSERT_H */

@@ -529,26 +529,15 @@ out:
 static int check_vol(const struct blockdev *src, const char *xdisp,
 		     struct dm_table_lines *orig, bool *read_only)
 {
-	const char *x = src->dm_name, *bad;
-	struct dm_dev_info info;
+	const char *x = src->dm_name;
 	struct job job;
 
 	if (devuuid_parse(src->dm_uuid, NULL) != ROLE_NONE) {
 		err_msg("%s: is a cowbackup-ctl device, not a volume", xdisp);
 		return -1;
 	}
-	if (dm_get_info(x, &info) || !info.exists) {
-		err_msg("%s: %s", xdisp, dm_last_error());
+	if (insert_check_idle(x, xdisp, read_only))
 		return -1;
-	}
-	if (!info.live_table || info.suspended || info.inactive_table) {
-		err_msg("%s: busy: %s", xdisp,
-			!info.live_table ? "it has no live table" :
-			info.suspended ? "it is suspended" :
-			"another table is loaded and not yet active");
-		return -1;
-	}
-	*read_only = info.read_only;
 	if (job_load(x, &job) == 0) {
 		err_msg("%s: in a cowbackup job (see 'cowbackup-ctl status %s'); finish it first",
 			xdisp, job.name);
@@ -558,10 +547,7 @@ static int check_vol(const struct blockdev *src, const char *xdisp,
 		err_msg("%s: cannot read its table: %s", xdisp, dm_last_error());
 		return -1;
 	}
-	bad = insert_unsupported_target(orig);
-	if (bad) {
-		err_msg("%s: its table uses the '%s' target, which cannot be moved to a hidden device; only linear, striped, thin, crypt, zero and error tables can",
-			xdisp, bad);
+	if (insert_check_movable(orig, xdisp)) {
 		dm_table_free(orig);
 		return -1;
 	}
