@@ -247,7 +247,9 @@ start_live_writer() {
 				conv=notrunc,fsync status=none
 			dd if=/dev/urandom of="$WRITER_MNT/live/w$((i % WRITER_NLIVE))" \
 				bs=64K count=8 conv=fsync status=none
-			echo $i >"$WRITER_MNT/live/counter"
+			# rename, so that a reader never sees the file truncated
+			echo $i >"$WRITER_MNT/live/counter.new" &&
+				mv -f "$WRITER_MNT/live/counter.new" "$WRITER_MNT/live/counter"
 		done' &
 	WRITER_PID=$!
 }
