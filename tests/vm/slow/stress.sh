@@ -139,13 +139,13 @@ while [ "$(date +%s)" -lt "$END" ]; do
 	fi
 	w=$((RANDOM % 6 + 4))
 	$CB_PY writers $RAW --jobs 2 --seconds $w --seed "$seed" --log "$log" \
-		--max-len 131072 >/dev/null 2>&1 &
+		--max-len 131072 >"$ST/writers.out" 2>&1 &
 	wp=$!
 	$CB_PY reader /dev/mapper/vg0-raw-snap --seconds $w --seed "$seed" \
 		--holes 4 --rseed "$cycle" >"$ST/reader.out" 2>&1 &
 	rp=$!
 	storm $w
-	wait $wp || fail "cycle $cycle: writers got I/O errors"
+	wait $wp || fail "cycle $cycle: writers failed: $(grep -m2 'failed:\|Error' "$ST/writers.out" | tr '\n' ' ')"
 	wait $rp || fail "cycle $cycle: view reader: $(grep -m1 'expected\|failed' "$ST/reader.out")"
 	read -r reads bad < <(sed -n 's/^# reader: \([0-9]*\) reads, \([0-9]*\) bad sectors/\1 \2/p' "$ST/reader.out")
 	echo "${reads:-0}" >>"$ST/reads"

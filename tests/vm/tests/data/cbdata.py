@@ -60,6 +60,7 @@ import random
 import struct
 import sys
 import time
+import traceback
 
 SECTOR = 512
 MIB_SECTORS = 2048
@@ -345,7 +346,10 @@ def one_writer(args, job, total):
                 d.ioctl_range(BLKZEROOUT, first * SECTOR, length * SECTOR)
                 log.write('Z %d %d\n' % (first, length))
             else:
-                wseed = ((args.seed + 1) << 40) | (job << 32) | nops
+                # 24 bits of the run's seed, so that any seed fits the
+                # pattern's u64 (a larger one raised OverflowError).
+                wseed = (((args.seed + 1) & 0xffffff) << 40) | \
+                    (job << 32) | nops
                 d.pwrite(first * SECTOR, pattern(wseed, 0, first, length))
                 log.write('W %d %d %d\n' % (first, length, wseed))
         except OSError as e:
@@ -378,6 +382,8 @@ def cmd_writers(args):
             rc = 1
             try:
                 rc = one_writer(args, job, total)
+            except BaseException:  # say why (os._exit hides it), exit 1
+                traceback.print_exc()
             finally:
                 sys.stdout.flush()
                 os._exit(rc)
