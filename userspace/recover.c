@@ -36,14 +36,19 @@
 #include "recover.h"
 
 #include <dirent.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
+#include "blockdev.h"
 #include "devuuid.h"
 #include "job.h"
 #include "steps.h"
+#include "track_insert.h"
 #include "tracker.h"
 #include "uapi/dm-cowbackup.h"
 #include "util.h"
@@ -390,6 +395,66 @@ static void settle_tracker(struct recovery *rc, const char *t)
 	}
 }
 
+/*
+ * Tracker device @t with a linear table over @o: a command was killed
+ * between the two table swaps of tracker_mark_bypassed(). The kernel
+ * marked the history bypassed when the linear table went live; load the
+ * tracking table back, from X's line in the list of tracked volumes, so
+ * that X is tracked again (its next backup is a full one).
+ */
+static void rearm_linear_tracker(struct recovery *rc, const char *x,
+				 const char *t, const struct dm_dev_info *o,
+				 const struct dm_dev_info *xi)
+{
+	struct dm_table_lines tt = { 0 }, track = { 0 };
+	struct track_conf_entry *e = NULL;
+	char params[128], disp[PATH_MAX];
+	struct blockdev md;
+	struct stat st;
+	size_t n = 0, i;
+
+	if (dm_get_table(t, false, &tt) ||
+	    !table_is_linear_over(&tt, o->major, o->minor) || tt.count != 1)
+		goto out;
+	if (track_conf_read(&e, &n)) {
+		rc->failures++;
+		goto out;
+	}
+	track_display_name(x, xi->uuid, disp, sizeof(disp));
+	for (i = 0; i < n; i++)
+		if (!strcmp(e[i].vol, disp) ||
+		    (e[i].vol[0] == '/' && !stat(e[i].vol, &st) &&
+		     S_ISBLK(st.st_mode) && major(st.st_rdev) == xi->major &&
+		     minor(st.st_rdev) == xi->minor))
+			break;
+	if (i == n || blockdev_resolve(e[i].meta, &md)) {
+		rc->failures++;
+		if (!rc->quiet)
+			err_msg("recover: %s: the tracker %s has a linear table (an interrupted command) and %s names no usable metadata device for it; run 'cowbackup-ctl track enable' again",
+				x, t, "the list of tracked volumes");
+		goto out;
+	}
+	snprintf(params, sizeof(params), "%u:%u %u:%u 2 %s %" PRIu64,
+		 o->major, o->minor, md.major, md.minor,
+		 COWBACKUP_ARG_CLUSTER_SIZE, e[i].cluster_sectors);
+	if (dm_table_add(&track, 0, tt.lines[0].len,
+			 COWBACKUP_TRACK_TARGET_NAME, params)) {
+		rc->failures++;
+		err_msg("recover: %s: out of memory", x);
+		goto out;
+	}
+	if (!rc->dry_run && tracker_swap_table(x, t, &track)) {
+		rc->failures++;
+		goto out;
+	}
+	say(rc, x, "load the tracking table back into %s (on %s), left linear by an interrupted command; the history is marked bypassed",
+	    t, e[i].meta);
+out:
+	free(e);
+	dm_table_free(&tt);
+	dm_table_free(&track);
+}
+
 /* Mark the history of X's tracker bypassed (X took unseen writes). */
 static void bypass_history(struct recovery *rc, const char *x)
 {
@@ -432,6 +497,8 @@ static void recover_tracked(struct recovery *rc, const char *x)
 	    dm_get_info(x, &xi))
 		goto fail;
 	settle_tracker(rc, tdev);
+	if (ti.exists && ti.live_table && oi.exists && xi.exists)
+		rearm_linear_tracker(rc, x, tdev, &oi, &xi);
 	if (oi.exists && oi.live_table && dm_get_table(odev, false, &orig))
 		goto fail;
 	if (!xi.exists) {
@@ -497,7 +564,7 @@ static void recover_tracked(struct recovery *rc, const char *x)
 			resume_dev(rc, x);
 		bypass_history(rc, x);
 		if (remove_unused(rc, tdev, x) && remove_unused(rc, odev, x))
-			say(rc, x, "original table in place (a 'track' command was interrupted); remove the leftover tracker devices");
+			say(rc, x, "original table in place (a 'track' command was interrupted, or LVM reloaded the LV): history marked bypassed; remove the leftover tracker devices");
 	} else if (ti.exists) {
 		/* Detached: not an interrupted command, no action counted. */
 		bypass_history(rc, x);

@@ -162,27 +162,26 @@ int tracker_read_map(const struct tracker *t, bool frozen,
 				 ext, count);
 }
 
-/* Swap the tracker device's live table for @table: suspend, load, resume. */
-static int swap_table(struct tracker *t, const struct dm_table_lines *table)
+int tracker_swap_table(const char *vol, const char *dev,
+		       const struct dm_table_lines *table)
 {
 	struct suspend_guard guard;
 	int r = 0;
 
-	if (dm_load(t->dev, table, false)) {
-		err_msg("%s: cannot load a table into %s: %s", t->vol, t->dev,
+	if (dm_load(dev, table, false)) {
+		err_msg("%s: cannot load a table into %s: %s", vol, dev,
 			dm_last_error());
 		return -1;
 	}
 	/* Killed while suspended: the new table goes live all the same. */
-	guard_start(&guard, t->dev, false);
-	if (dm_suspend(t->dev)) {
-		err_msg("%s: cannot suspend %s: %s", t->vol, t->dev,
-			dm_last_error());
-		dm_clear_inactive(t->dev);
+	guard_start(&guard, dev, false);
+	if (dm_suspend(dev)) {
+		err_msg("%s: cannot suspend %s: %s", vol, dev, dm_last_error());
+		dm_clear_inactive(dev);
 		r = -1;
-	} else if (dm_resume(t->dev, DM_NODE_HIDDEN)) {
+	} else if (dm_resume(dev, DM_NODE_HIDDEN)) {
 		err_msg("%s: cannot resume %s: %s; run 'cowbackup-ctl recover'",
-			t->vol, t->dev, dm_last_error());
+			vol, dev, dm_last_error());
 		r = -1;
 	}
 	guard_stop(&guard);
@@ -212,7 +211,11 @@ int tracker_mark_bypassed(struct tracker *t)
 		err_msg("%s: out of memory", t->vol);
 		goto out;
 	}
-	if (swap_table(t, &lin) || swap_table(t, &track))
+	if (tracker_swap_table(t->vol, t->dev, &lin))
+		goto out;
+	/* Killed here: 'recover' loads the tracking table back. */
+	kill_point("bypass-linear");
+	if (tracker_swap_table(t->vol, t->dev, &track))
 		goto out;
 	r = tracker_refresh(t);
 out:

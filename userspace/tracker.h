@@ -91,4 +91,11 @@ int tracker_read_map(const struct tracker *t, bool frozen,
  */
 int tracker_mark_bypassed(struct tracker *t);
 
+/*
+ * Make @table the live table of tracker device @dev (of volume @vol):
+ * load, suspend, resume, with a suspend guard. 0 or -1 (one line printed).
+ */
+int tracker_swap_table(const char *vol, const char *dev,
+		       const struct dm_table_lines *table);
+
 #endif /* COWBACKUP_TRACKER_H */
