@@ -53,6 +53,7 @@
 #include "newuuid.h"
 #include "recover.h"
 #include "safety.h"
+#include "stack_insert.h"
 #include "steps.h"
 #include "uapi/dm-cowbackup.h"
 #include "util.h"
@@ -234,22 +235,29 @@ static int send_skips(const struct job *job, const struct start_request *req)
 	return 0;
 }
 
-/* Roll back a failed in-place start: X's live table is still original. */
-static void undo_in_place(const char *x, const char *c, const char *h,
-			  bool loaded, bool suspended)
+struct in_place {
+	const struct blockdev *tgt;
+	const struct start_request *req;
+	struct incr_plan *incr;
+	const char *cow, *x;
+	uint64_t sectors;
+};
+
+static int in_place_table(struct dm_table_lines *t, const struct dm_dev_info *o,
+			  void *arg)
 {
-	if (loaded && dm_clear_inactive(x))
-		err_msg("%s: could not drop the new table: %s", x,
-			dm_last_error());
-	if (suspended && dm_resume(x, DM_NODE_VISIBLE))
-		err_msg("%s: could not resume: %s; run 'cowbackup-ctl recover'",
-			x, dm_last_error());
-	if (c && dm_remove(c))
-		err_msg("%s: could not remove: %s; run 'cowbackup-ctl recover'",
-			c, dm_last_error());
-	if (dm_remove(h))
-		err_msg("%s: could not remove: %s; run 'cowbackup-ctl recover'",
-			h, dm_last_error());
+	struct in_place *p = arg;
+
+	return cowbackup_table(t, p->sectors, o->major,
+			       o->minor, p->tgt, p->req, true);
+}
+
+/* A tracked volume: the checkpoint is this same point in time. */
+static int in_place_frozen(void *arg)
+{
+	struct in_place *p = arg;
+
+	return incr_freeze(p->incr, p->cow, p->x);
 }
 
 static int start_in_place(const struct blockdev *src, const struct blockdev *tgt,
@@ -259,12 +267,18 @@ static int start_in_place(const struct blockdev *src, const struct blockdev *tgt
 {
 	char hidden[DMNAME_MAX], huuid[DMUUID_MAX];
 	char cow[DMNAME_MAX], cuuid[DMUUID_MAX];
-	struct dm_table_lines cb = { 0 }, lin = { 0 }, now = { 0 };
-	struct suspend_guard guard;
 	const char *x = src->dm_name;
-	struct dm_dev_info hi, ci;
-	uint64_t sectors = dm_table_sectors(orig);
-	int r = -1;
+	struct in_place p = { .tgt = tgt, .req = req, .incr = incr,
+			      .cow = cow, .x = x,
+			      .sectors = dm_table_sectors(orig) };
+	struct stack_insert s = {
+		.x = x, .disp = x, .orig = orig, .read_only = read_only,
+		.o_name = hidden, .o_uuid = huuid, .m_name = cow,
+		.m_uuid = cuuid, .m_target = COWBACKUP_TARGET_NAME,
+		.m_role = "job", .step = "start", .m_step = "cow-created",
+		.m_table = in_place_table, .frozen = in_place_frozen,
+		.arg = &p,
+	};
 
 	close(tgt_fd);	/* the kernel's exclusive claim takes over */
 	if (job_hidden_name(x, hidden, sizeof(hidden), huuid, sizeof(huuid)) ||
@@ -272,82 +286,7 @@ static int start_in_place(const struct blockdev *src, const struct blockdev *tgt
 		err_msg("%s: name too long for the job's dm devices", x);
 		return -1;
 	}
-	if (dm_create(hidden, huuid, orig, read_only, DM_NODE_HIDDEN)) {
-		err_msg("%s: cannot create hidden device %s: %s", x, hidden,
-			dm_last_error());
-		return -1;
-	}
-	kill_point("start-orig-created");
-	if (dm_get_info(hidden, &hi) || !hi.exists ||
-	    cowbackup_table(&cb, sectors, hi.major, hi.minor, tgt, req, true)) {
-		err_msg("%s: cannot query %s: %s", x, hidden, dm_last_error());
-		undo_in_place(x, NULL, hidden, false, false);
-		goto out;
-	}
-	if (dm_create(cow, cuuid, &cb, read_only, DM_NODE_HIDDEN)) {
-		err_msg("%s: the cowbackup table was rejected: %s", x,
-			kernel_refusal());
-		/* A failed create may leave the empty device behind. */
-		undo_in_place(x, dm_get_info(cow, &ci) == 0 && ci.exists ?
-			      cow : NULL, hidden, false, false);
-		goto out;
-	}
-	kill_point("start-cow-created");
-	if (dm_get_info(cow, &ci) || !ci.exists) {
-		err_msg("%s: cannot query %s: %s", x, cow, dm_last_error());
-		undo_in_place(x, cow, hidden, false, false);
-		goto out;
-	}
-	if (table_linear_over(&lin, orig, ci.major, ci.minor) ||
-	    dm_load(x, &lin, read_only)) {
-		err_msg("%s: cannot load the new table: %s", x,
-			dm_last_error());
-		undo_in_place(x, cow, hidden, false, false);
-		goto out;
-	}
-	kill_point("start-table-loaded");
-	/* Killed while suspended: the guard rolls back to the old table. */
-	guard_start(&guard, x, true);
-	if (dm_suspend(x)) {
-		err_msg("%s: cannot suspend: %s", x, dm_last_error());
-		guard_stop(&guard);
-		undo_in_place(x, cow, hidden, true, false);
-		goto out;
-	}
-	kill_point("start-suspended");
-	/*
-	 * LVM cannot have changed the table (we hold its VG lock), but
-	 * anything else could have: the live table must still be the one
-	 * the job was built from, else the job would map a stale layout.
-	 */
-	if (dm_get_table(x, false, &now) || !dm_table_equal(&now, orig)) {
-		err_msg("%s: its table changed while the job was being set up (%" PRIu64 " sectors, now %" PRIu64 "); nothing done, try again",
-			x, sectors, dm_table_sectors(&now));
-		undo_in_place(x, cow, hidden, true, true);
-		guard_stop(&guard);
-		goto out;
-	}
-	/* A tracked volume: the checkpoint is this same point in time. */
-	if (incr_freeze(incr, cow, x)) {
-		undo_in_place(x, cow, hidden, true, true);
-		guard_stop(&guard);
-		goto out;
-	}
-	if (dm_resume(x, DM_NODE_VISIBLE)) {
-		err_msg("%s: cannot resume with the new table: %s", x,
-			dm_last_error());
-		undo_in_place(x, cow, hidden, true, true);
-		guard_stop(&guard);
-		goto out;
-	}
-	guard_stop(&guard);
-	kill_point("start-resumed");
-	r = 0;
-out:
-	dm_table_free(&cb);
-	dm_table_free(&lin);
-	dm_table_free(&now);
-	return r;
+	return stack_insert(&s);
 }
 
 static int start_stacked(const char *job, const char *uuid,

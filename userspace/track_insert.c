@@ -41,6 +41,7 @@
 #include "job.h"
 #include "recover.h"
 #include "safety.h"
+#include "stack_insert.h"
 #include "steps.h"
 #include "uapi/dm-cowbackup.h"
 #include "util.h"
@@ -385,22 +386,55 @@ static int writes_done(uint32_t ma, uint32_t mi, uint64_t *writes)
 	return 0;
 }
 
-/* Roll back a failed enable: X's live table is still the original. */
-static void undo_enable(const char *x, const char *t, const char *o,
-			bool loaded, bool suspended)
+/*
+ * The insertion proper. @orig is X's live table, @fd the O_EXCL fd of
+ * the metadata device (closed here). *bypassed: writes before the
+ * tracker were found and the history marked.
+ */
+struct tracker_insert {
+	const struct blockdev *src, *md;
+	const struct track_request *req;
+	const char *xdisp;
+	uint64_t sectors;
+	bool history, bypassed;
+};
+
+static int tracker_insert_table(struct dm_table_lines *t,
+				const struct dm_dev_info *o, void *arg)
 {
-	if (loaded && dm_clear_inactive(x))
-		err_msg("%s: could not drop the new table: %s", x,
-			dm_last_error());
-	if (suspended && dm_resume(x, DM_NODE_VISIBLE))
-		err_msg("%s: could not resume: %s; run 'cowbackup-ctl recover'",
-			x, dm_last_error());
-	if (t && dm_remove(t))
-		err_msg("%s: could not remove: %s; run 'cowbackup-ctl recover'",
-			t, dm_last_error());
-	if (dm_remove(o))
-		err_msg("%s: could not remove: %s; run 'cowbackup-ctl recover'",
-			o, dm_last_error());
+	struct tracker_insert *p = arg;
+
+	return track_table(t, p->sectors, o, p->md, p->req);
+}
+
+/*
+ * X is suspended: every write it ever completed went to the original
+ * table, unseen by this history. The history learns it before the
+ * tracker goes live, so a kill cannot leave it valid.
+ */
+static int tracker_insert_frozen(void *arg)
+{
+	struct tracker_insert *p = arg;
+	uint64_t writes = 0;
+	struct tracker t;
+
+	if (!p->history)
+		return 0;
+	if (writes_done(p->src->major, p->src->minor, &writes)) {
+		err_msg("%s: cannot read its I/O statistics (/sys/dev/block/%u:%u/stat); nothing done",
+			p->xdisp, p->src->major, p->src->minor);
+		return -1;
+	}
+	if (!writes)
+		return 0;
+	if (tracker_load(p->src->dm_name, &t) != 0 ||
+	    tracker_mark_bypassed(&t)) {
+		err_msg("%s: could not mark the history on %s as bypassed; nothing done",
+			p->xdisp, p->md->path);
+		return -1;
+	}
+	p->bypassed = true;
+	return 0;
 }
 
 /*
@@ -416,112 +450,32 @@ static int insert_tracker(const struct blockdev *src, const char *xdisp,
 {
 	char tname[DMNAME_MAX], tuuid[DMUUID_MAX];
 	char oname[DMNAME_MAX], ouuid[DMUUID_MAX];
-	struct dm_table_lines tt = { 0 }, lin = { 0 }, now = { 0 };
-	struct suspend_guard guard;
-	const char *x = src->dm_name;
-	struct dm_dev_info oi, ti;
-	uint64_t sectors = dm_table_sectors(orig), writes = 0;
-	int r = -1;
+	struct tracker_insert p = {
+		.src = src, .md = md, .req = req, .xdisp = xdisp,
+		.sectors = dm_table_sectors(orig), .history = history,
+	};
+	struct stack_insert s = {
+		.x = src->dm_name, .disp = xdisp, .orig = orig,
+		.read_only = read_only, .o_name = oname, .o_uuid = ouuid,
+		.m_name = tname, .m_uuid = tuuid,
+		.m_target = COWBACKUP_TRACK_TARGET_NAME, .m_role = "tracker",
+		.step = "track", .m_step = "dev-created",
+		.m_table = tracker_insert_table,
+		.frozen = tracker_insert_frozen, .arg = &p,
+	};
+	int r;
 
 	*bypassed = false;
 	close(fd);	/* the kernel's exclusive claim takes over */
-	if (track_dev_name(x, tname, sizeof(tname), tuuid, sizeof(tuuid)) ||
-	    track_orig_name(x, oname, sizeof(oname), ouuid, sizeof(ouuid))) {
+	if (track_dev_name(src->dm_name, tname, sizeof(tname), tuuid,
+			   sizeof(tuuid)) ||
+	    track_orig_name(src->dm_name, oname, sizeof(oname), ouuid,
+			    sizeof(ouuid))) {
 		err_msg("%s: name too long for the tracker's dm devices", xdisp);
 		return -1;
 	}
-	if (dm_create(oname, ouuid, orig, read_only, DM_NODE_HIDDEN)) {
-		err_msg("%s: cannot create hidden device %s: %s", xdisp, oname,
-			dm_last_error());
-		return -1;
-	}
-	kill_point("track-orig-created");
-	if (dm_get_info(oname, &oi) || !oi.exists ||
-	    track_table(&tt, sectors, &oi, md, req)) {
-		err_msg("%s: cannot query %s: %s", xdisp, oname,
-			dm_last_error());
-		undo_enable(x, NULL, oname, false, false);
-		goto out;
-	}
-	if (dm_create(tname, tuuid, &tt, read_only, DM_NODE_HIDDEN)) {
-		err_msg("%s: the cowbackup-track table was rejected: %s", xdisp,
-			kernel_refusal());
-		undo_enable(x, dm_get_info(tname, &ti) == 0 && ti.exists ?
-			    tname : NULL, oname, false, false);
-		goto out;
-	}
-	kill_point("track-dev-created");
-	if (dm_get_info(tname, &ti) || !ti.exists) {
-		err_msg("%s: cannot query %s: %s", xdisp, tname,
-			dm_last_error());
-		undo_enable(x, tname, oname, false, false);
-		goto out;
-	}
-	if (table_linear_over(&lin, orig, ti.major, ti.minor) ||
-	    dm_load(x, &lin, read_only)) {
-		err_msg("%s: cannot load the new table: %s", xdisp,
-			dm_last_error());
-		undo_enable(x, tname, oname, false, false);
-		goto out;
-	}
-	kill_point("track-table-loaded");
-	/* Killed while suspended: the guard rolls back to the old table. */
-	guard_start(&guard, x, true);
-	if (dm_suspend(x)) {
-		err_msg("%s: cannot suspend: %s", xdisp, dm_last_error());
-		guard_stop(&guard);
-		undo_enable(x, tname, oname, true, false);
-		goto out;
-	}
-	kill_point("track-suspended");
-	if (dm_get_table(x, false, &now) || !dm_table_equal(&now, orig)) {
-		err_msg("%s: its table changed while the tracker was being set up; nothing done, try again",
-			xdisp);
-		undo_enable(x, tname, oname, true, true);
-		guard_stop(&guard);
-		goto out;
-	}
-	/*
-	 * X is suspended: every write it ever completed went to the
-	 * original table, unseen by this history. The history learns it
-	 * before the tracker goes live, so a kill cannot leave it valid.
-	 */
-	if (history) {
-		struct tracker t;
-
-		if (writes_done(src->major, src->minor, &writes)) {
-			err_msg("%s: cannot read its I/O statistics (/sys/dev/block/%u:%u/stat); nothing done",
-				xdisp, src->major, src->minor);
-			undo_enable(x, tname, oname, true, true);
-			guard_stop(&guard);
-			goto out;
-		}
-		if (writes) {
-			if (tracker_load(x, &t) != 0 ||
-			    tracker_mark_bypassed(&t)) {
-				err_msg("%s: could not mark the history on %s as bypassed; nothing done",
-					xdisp, md->path);
-				undo_enable(x, tname, oname, true, true);
-				guard_stop(&guard);
-				goto out;
-			}
-			*bypassed = true;
-		}
-	}
-	if (dm_resume(x, DM_NODE_VISIBLE)) {
-		err_msg("%s: cannot resume with the new table: %s", xdisp,
-			dm_last_error());
-		undo_enable(x, tname, oname, true, true);
-		guard_stop(&guard);
-		goto out;
-	}
-	guard_stop(&guard);
-	kill_point("track-resumed");
-	r = 0;
-out:
-	dm_table_free(&tt);
-	dm_table_free(&lin);
-	dm_table_free(&now);
+	r = stack_insert(&s);
+	*bypassed = p.bypassed;
 	return r;
 }
 
