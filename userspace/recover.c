@@ -240,6 +240,85 @@ static bool remove_job_devices(struct recovery *rc, const char *x,
 	return remove_unused(rc, cow, x) && remove_unused(rc, hidden, x);
 }
 
+/*
+ * X's live and inactive tables, and whether each routes through the
+ * middle device @mi (linear over it). 0, or -1 if a table cannot be read.
+ */
+static int x_tables(const char *x, const struct dm_dev_info *xi,
+		    const struct dm_dev_info *mi, struct dm_table_lines *live,
+		    struct dm_table_lines *inactive, bool *live_on_m,
+		    bool *inactive_on_m)
+{
+	if ((xi->live_table && dm_get_table(x, false, live)) ||
+	    (xi->inactive_table && dm_get_table(x, true, inactive)))
+		return -1;
+	*live_on_m = mi->exists &&
+		     table_is_linear_over(live, mi->major, mi->minor);
+	*inactive_on_m = mi->exists && xi->inactive_table &&
+			 table_is_linear_over(inactive, mi->major, mi->minor);
+	return 0;
+}
+
+/* What differs between a job's stack and a tracker's, for x_on_middle(). */
+struct stack_kind {
+	const char *removal;	/* the command that loads O's table into X */
+	const char *goes_on;	/* what an untouched stack keeps doing */
+	const char *o_role;	/* what O is, for a missing O */
+	/* Before X's original table goes live again, and after. */
+	void (*before_restore)(struct recovery *rc, const char *x);
+	void (*after_restore)(struct recovery *rc, const char *x);
+};
+
+/*
+ * X's live table routes through the middle device @m (a job's C, a
+ * tracker's T) over @o, which holds X's original table @orig (empty when
+ * @o has none): an interrupted removal completes, anything else is
+ * settled so that the stack goes on.
+ */
+static void x_on_middle(struct recovery *rc, const char *x,
+			const struct dm_dev_info *xi,
+			const struct dm_table_lines *inactive,
+			const struct dm_table_lines *orig, bool o_exists,
+			const char *m, const char *o,
+			const struct stack_kind *k)
+{
+	if (xi->inactive_table && orig->count &&
+	    dm_table_equal(inactive, orig)) {
+		if (k->before_restore)
+			k->before_restore(rc, x);
+		if (!rc->dry_run && !xi->suspended && dm_suspend(x)) {
+			fail(rc, x, "cannot suspend");
+			return;
+		}
+		resume_dev(rc, x);
+		if (k->after_restore)
+			k->after_restore(rc, x);
+		if (remove_unused(rc, m, x) && remove_unused(rc, o, x))
+			say(rc, x, "complete an interrupted %s: original table restored, %s and %s removed",
+			    k->removal, m, o);
+	} else if (xi->inactive_table) {
+		if (!rc->dry_run && dm_clear_inactive(x))
+			fail(rc, x, "cannot clear the inactive table");
+		if (xi->suspended)
+			resume_dev(rc, x);
+		say(rc, x, "drop an unexpected inactive table; %s", k->goes_on);
+	} else if (xi->suspended) {
+		resume_dev(rc, x);
+		say(rc, x, "resume the device, left suspended by an interrupted command; %s",
+		    k->goes_on);
+	} else if (!o_exists || !orig->count) {
+		rc->failures++;
+		if (!rc->quiet)
+			err_msg("recover: %s: %s %s is missing; the original table is lost",
+				x, k->o_role, o);
+	}
+}
+
+static const struct stack_kind job_stack = {
+	.removal = "finish", .goes_on = "the job goes on",
+	.o_role = "the job's hidden device", .before_restore = remove_view_of,
+};
+
 static void recover_in_place(struct recovery *rc, const char *x)
 {
 	struct dm_table_lines orig = { 0 }, live = { 0 }, inactive = { 0 };
@@ -259,41 +338,12 @@ static void recover_in_place(struct recovery *rc, const char *x)
 			say(rc, x, "remove the leftovers of a job on a device that no longer exists (deactivated?)");
 		goto out;
 	}
-	if ((xi.live_table && dm_get_table(x, false, &live)) ||
-	    (xi.inactive_table && dm_get_table(x, true, &inactive)))
+	if (x_tables(x, &xi, &ci, &live, &inactive, &x_on_c, &inactive_on_c))
 		goto fail;
-	x_on_c = ci.exists && table_is_linear_over(&live, ci.major, ci.minor);
-	inactive_on_c = ci.exists && xi.inactive_table &&
-			table_is_linear_over(&inactive, ci.major, ci.minor);
 
 	if (x_on_c) {
-		if (xi.inactive_table && orig.count &&
-		    dm_table_equal(&inactive, &orig)) {
-			remove_view_of(rc, x);
-			if (!rc->dry_run && !xi.suspended && dm_suspend(x)) {
-				fail(rc, x, "cannot suspend");
-				goto out;
-			}
-			resume_dev(rc, x);
-			if (remove_unused(rc, cow, x) &&
-			    remove_unused(rc, hidden, x))
-				say(rc, x, "complete an interrupted finish: original table restored, %s and %s removed",
-				    cow, hidden);
-		} else if (xi.inactive_table) {
-			if (!rc->dry_run && dm_clear_inactive(x))
-				fail(rc, x, "cannot clear the inactive table");
-			if (xi.suspended)
-				resume_dev(rc, x);
-			say(rc, x, "drop an unexpected inactive table; the job goes on");
-		} else if (xi.suspended) {
-			resume_dev(rc, x);
-			say(rc, x, "resume the device, left suspended by an interrupted command; the job goes on");
-		} else if (!hi.exists || !orig.count) {
-			rc->failures++;
-			if (!rc->quiet)
-				err_msg("recover: %s: the job's hidden device %s is missing; the original table is lost",
-					x, hidden);
-		}
+		x_on_middle(rc, x, &xi, &inactive, &orig, hi.exists, cow,
+			    hidden, &job_stack);
 		goto out;
 	}
 
@@ -484,6 +534,12 @@ static bool routes_via_job(const char *x, const struct dm_dev_info *ti)
 	return yes;
 }
 
+static const struct stack_kind tracker_stack = {
+	.removal = "'track disable'", .goes_on = "tracking goes on",
+	.o_role = "the tracker's original-table device",
+	.after_restore = bypass_history,
+};
+
 static void recover_tracked(struct recovery *rc, const char *x)
 {
 	struct dm_table_lines orig = { 0 }, live = { 0 }, inactive = { 0 };
@@ -507,42 +563,13 @@ static void recover_tracked(struct recovery *rc, const char *x)
 			say(rc, x, "remove the tracker of a device that no longer exists (deactivated?)");
 		goto out;
 	}
-	if ((xi.live_table && dm_get_table(x, false, &live)) ||
-	    (xi.inactive_table && dm_get_table(x, true, &inactive)))
+	if (x_tables(x, &xi, &ti, &live, &inactive, &x_on_t, &inactive_on_t))
 		goto fail;
-	x_on_t = ti.exists && table_is_linear_over(&live, ti.major, ti.minor);
-	inactive_on_t = ti.exists && xi.inactive_table &&
-			table_is_linear_over(&inactive, ti.major, ti.minor);
 
 	if (x_on_t) {
-		if (xi.inactive_table && orig.count &&
-		    dm_table_equal(&inactive, &orig)) {
-			/* Only 'track disable' loads that, after the bypass. */
-			if (!rc->dry_run && !xi.suspended && dm_suspend(x)) {
-				fail(rc, x, "cannot suspend");
-				goto out;
-			}
-			resume_dev(rc, x);
-			bypass_history(rc, x);
-			if (remove_unused(rc, tdev, x) &&
-			    remove_unused(rc, odev, x))
-				say(rc, x, "complete an interrupted 'track disable': original table restored, %s and %s removed",
-				    tdev, odev);
-		} else if (xi.inactive_table) {
-			if (!rc->dry_run && dm_clear_inactive(x))
-				fail(rc, x, "cannot clear the inactive table");
-			if (xi.suspended)
-				resume_dev(rc, x);
-			say(rc, x, "drop an unexpected inactive table; tracking goes on");
-		} else if (xi.suspended) {
-			resume_dev(rc, x);
-			say(rc, x, "resume the device, left suspended by an interrupted command; tracking goes on");
-		} else if (!oi.exists || !orig.count) {
-			rc->failures++;
-			if (!rc->quiet)
-				err_msg("recover: %s: the tracker's original-table device %s is missing; the original table is lost",
-					x, odev);
-		}
+		/* Only 'track disable' loads O's table, after the bypass. */
+		x_on_middle(rc, x, &xi, &inactive, &orig, oi.exists, tdev, odev,
+			    &tracker_stack);
 		goto out;
 	}
 	if (ti.exists && routes_via_job(x, &ti))
@@ -588,6 +615,30 @@ static bool seen(char **done, size_t n, const char *name)
 	return false;
 }
 
+/*
+ * Recover volume @base with @fn, once: @key marks it done in @done (of
+ * @n device names, the current one @i). Under the volume's lock.
+ */
+static void recover_once(struct recovery *rc, char **done, size_t i,
+			 size_t n, const char *key, const char *base,
+			 void (*fn)(struct recovery *rc, const char *x))
+{
+	struct dm_dev_info xi;
+	struct critical crit;
+
+	if (seen(done, n, key))
+		return;
+	free(done[i]);
+	done[i] = strdup(key);
+	dm_get_info(base, &xi);
+	/* A dry run changes nothing: no lock. */
+	if (!rc->dry_run)
+		critical_enter(&crit, base, xi.exists ? xi.uuid : "");
+	fn(rc, base);
+	if (!rc->dry_run)
+		critical_leave(&crit);
+}
+
 int job_recover(bool dry_run, bool quiet, const char *only)
 {
 	struct recovery rc = { .dry_run = dry_run, .quiet = quiet };
@@ -622,21 +673,10 @@ int job_recover(bool dry_run, bool quiet, const char *only)
 			role = devuuid_parse(info.uuid, &base);
 			if (pass == 0 &&
 			    (role == ROLE_ORIG || role == ROLE_COW)) {
-				struct dm_dev_info xi;
-
 				/* H and C both lead to job X: once. */
-				if ((only && strcmp(only, base)) ||
-				    seen(done, i, base))
-					continue;
-				done[i] = strdup(base);
-				dm_get_info(base, &xi);
-				/* A dry run changes nothing: no lock. */
-				if (!dry_run)
-					critical_enter(&crit, base,
-						       xi.exists ? xi.uuid : "");
-				recover_in_place(&rc, base);
-				if (!dry_run)
-					critical_leave(&crit);
+				if (!only || !strcmp(only, base))
+					recover_once(&rc, done, i, n, base, base,
+						     recover_in_place);
 			} else if (pass == 0 && role == ROLE_TOP) {
 				if (only && strcmp(only, base))
 					continue;
@@ -649,22 +689,12 @@ int job_recover(bool dry_run, bool quiet, const char *only)
 				   (role == ROLE_TRACK ||
 				    role == ROLE_TRACK_ORIG)) {
 				char key[DMNAME_MAX + 8];
-				struct dm_dev_info xi;
 
 				/* T and O both lead to volume X: once. */
 				snprintf(key, sizeof(key), "track:%s", base);
-				if ((only && strcmp(only, base)) ||
-				    seen(done, n, key))
-					continue;
-				free(done[i]);
-				done[i] = strdup(key);
-				dm_get_info(base, &xi);
-				if (!dry_run)
-					critical_enter(&crit, base,
-						       xi.exists ? xi.uuid : "");
-				recover_tracked(&rc, base);
-				if (!dry_run)
-					critical_leave(&crit);
+				if (!only || !strcmp(only, base))
+					recover_once(&rc, done, i, n, key, base,
+						     recover_tracked);
 			} else if (pass == 1 && role == ROLE_VIEW) {
 				if (only && strcmp(only, base))
 					continue;
