@@ -36,7 +36,6 @@
 #include "recover.h"
 
 #include <dirent.h>
-#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -458,7 +457,8 @@ static void rearm_linear_tracker(struct recovery *rc, const char *x,
 {
 	struct dm_table_lines tt = { 0 }, track = { 0 };
 	struct track_conf_entry *e = NULL;
-	char params[128], disp[PATH_MAX];
+	struct track_request req = { .cluster_set = true };
+	char disp[PATH_MAX];
 	struct blockdev md;
 	struct stat st;
 	size_t n = 0, i;
@@ -484,11 +484,8 @@ static void rearm_linear_tracker(struct recovery *rc, const char *x,
 				x, t, "the list of tracked volumes");
 		goto out;
 	}
-	snprintf(params, sizeof(params), "%u:%u %u:%u 2 %s %" PRIu64,
-		 o->major, o->minor, md.major, md.minor,
-		 COWBACKUP_ARG_CLUSTER_SIZE, e[i].cluster_sectors);
-	if (dm_table_add(&track, 0, tt.lines[0].len,
-			 COWBACKUP_TRACK_TARGET_NAME, params)) {
+	req.cluster_sectors = e[i].cluster_sectors;
+	if (track_table(&track, tt.lines[0].len, o, &md, &req)) {
 		rc->failures++;
 		err_msg("recover: %s: out of memory", x);
 		goto out;

@@ -354,9 +354,9 @@ fail:
 /*------------------------------------------------------------------*/
 /* enable */
 
-static int track_table(struct dm_table_lines *t, uint64_t sectors,
-		       const struct dm_dev_info *o, const struct blockdev *md,
-		       const struct track_request *req)
+int track_table(struct dm_table_lines *t, uint64_t sectors,
+		const struct dm_dev_info *o, const struct blockdev *md,
+		const struct track_request *req)
 {
 	char params[128];
 
@@ -386,11 +386,7 @@ static int writes_done(uint32_t ma, uint32_t mi, uint64_t *writes)
 	return 0;
 }
 
-/*
- * The insertion proper. @orig is X's live table, @fd the O_EXCL fd of
- * the metadata device (closed here). *bypassed: writes before the
- * tracker were found and the history marked.
- */
+/* What the two callbacks of insert_tracker() need. */
 struct tracker_insert {
 	const struct blockdev *src, *md;
 	const struct track_request *req;
@@ -437,6 +433,11 @@ static int tracker_insert_frozen(void *arg)
 	return 0;
 }
 
+/*
+ * The insertion proper. @orig is X's live table, @fd the O_EXCL fd of
+ * the metadata device (closed here). *bypassed: writes before the
+ * tracker were found and the history marked.
+ */
 /*
  * The insertion proper. @orig is X's live table, @fd the O_EXCL fd of
  * the metadata device (closed here). *bypassed: writes before the

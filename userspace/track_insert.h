@@ -61,6 +61,15 @@ void track_display_name(const char *dm_name, const char *dm_uuid, char *buf,
 void track_stable_path(const struct blockdev *bd, const char *typed,
 		       char *buf, size_t len);
 
+/*
+ * The tracker's table: @sectors of cowbackup-track over device @o with
+ * metadata device @md (cluster_size only with req->cluster_set).
+ * 0, or -1 (out of memory).
+ */
+int track_table(struct dm_table_lines *t, uint64_t sectors,
+		const struct dm_dev_info *o, const struct blockdev *md,
+		const struct track_request *req);
+
 /* Metadata size in sectors for @sectors tracked in clusters of @cs. */
 uint64_t track_meta_need(uint64_t sectors, uint64_t cs);
 
