@@ -18,6 +18,13 @@
 #                 that the job notices no error; the losses are reported
 #                 as diagnostics, never as failures.
 #           gone  the whole device's table swapped to `error`
+#           rdust dm-dust over the whole device, every 1 MiB block bad
+#                 (debug kernel only: the distribution kernel has no
+#                 dm-dust): reads fail, writes succeed (and heal their
+#                 block: dm-dust's repair by rewrite). The
+#                 copy-out whose source read fails, under a guest write
+#                 that would succeed; under the target only view reads
+#                 of copied clusters fail, never a copy
 #   DEVICE  source, target, view-source, view-target (the fault under
 #           that device; view-* also runs a reader on a cowbackup-snap
 #           view through the fault)
@@ -83,9 +90,10 @@ TGT=/dev/mapper/cbt
 DM=/dev/mapper/cb
 PIT=71
 OLDTGT=99
-# Background copy speed: a full copy takes 4 s or more (copy-outs count
-# against the rate too), so faults land before, during and after it.
-SPEED=$((1 << 20))
+# Background copy speed: a full copy takes 8 s or more (copy-outs count
+# against the rate too; 2 s per timeout-scale unit beyond x4, for the
+# debug kernel), so faults land before, during and after it.
+SPEED=$(((4 << 20) / (SCALE > 4 ? SCALE : 4)))
 # The writers' and the reader's deadline (scaled) in case nothing stops them.
 WSECS=30
 W=/tmp/fm
@@ -99,16 +107,37 @@ echo 4096 >$T/buffer_size_kb
 echo 1 >$T/tracing_on
 
 FAULTS=(rerr werr drop gone)
+HAVE_DUST=no
+if modprobe dm-dust 2>/dev/null; then
+	HAVE_DUST=yes
+	FAULTS+=(rdust)
+fi
 DEVICES=(source target view-source view-target)
 SYNCS=(full top none)
 POLICIES=(report ignore stop break_snapshot break_write)
 
 # ------------------------------------------------------------------ devices
 
-# set_dev NAME RAMDEV healthy|rerr|werr|drop|gone: (re)load the table.
+# set_dev NAME RAMDEV healthy|rerr|werr|drop|gone|rdust-armed|rdust:
+# (re)load the table. rdust-armed loads dm-dust with every block bad but
+# read failures off (set-up: a message per block, seconds each on the
+# debug kernel, hence 1 MiB blocks), rdust turns them on.
 set_dev() {
-	local name=$1 dev=$2 table band
+	local name=$1 dev=$2 table band b
 	case $3 in
+	rdust)
+		dmsetup message "$name" 0 enable >/dev/null
+		return
+		;;
+	rdust-armed)
+		table="0 $N dust $dev 0 $((1 << 20))"
+		dmsetup reload "$name" --table "$table" && dmsetup resume "$name" &&
+			dmsetup message "$name" 0 quiet || return 1
+		for ((b = 0; b < N / 2048; b++)); do
+			dmsetup message "$name" 0 addbadblock $b || return 1
+		done
+		return
+		;;
 	healthy) table="0 $N linear $dev 0" ;;
 	gone) table="0 $N error" ;;
 	rerr) band="$A $L error" ;;
@@ -254,6 +283,10 @@ run_cell() {
 	local cow_src cow_tgt bg_src bg_tgt nerr fatal may_pause
 	local ops nfail rline reads eio bad rrc wrc d n ext
 	[ "$dev" != "$side" ] && view=yes
+	if [ "$fault" = rdust ] && [ $HAVE_DUST = no ]; then
+		skip "$c" "no dm-dust in this kernel (the debug kernel has it)"
+		return
+	fi
 	if [ "$side" = source ]; then dmname=cbs ram=/dev/ram0; else dmname=cbt ram=/dev/ram1; fi
 	rm -rf $W/log $W/*.out
 	for d in cbvo cbv cbo cb; do
@@ -264,6 +297,9 @@ run_cell() {
 	set_dev cbs /dev/ram0 healthy && set_dev cbt /dev/ram1 healthy &&
 		$CB_PY stamp $SRC --seed $PIT && $CB_PY stamp $TGT --seed $OLDTGT ||
 		{ not_ok "$c set up the devices"; return; }
+	if [ "$fault" = rdust ]; then
+		set_dev $dmname $ram rdust-armed || { not_ok "$c arm dm-dust"; return; }
+	fi
 	echo >$T/trace
 	mark=$(cb_kmsg_mark)
 	# Loaded paused: the background copy starts with the load, below.
@@ -345,7 +381,10 @@ run_cell() {
 	set_dev $dmname $ram healthy || not_ok "$c heal the device"
 	sleep "0.$((RANDOM % 10))"
 	touch $W/stop
-	[ "$fault" = gone ] || trigger="$trigger on clusters $BADC..$((BADC + BADN - 1))"
+	case $fault in
+	gone | rdust) ;;
+	*) trigger="$trigger on clusters $BADC..$((BADC + BADN - 1))" ;;
+	esac
 	kill -0 $wpid 2>/dev/null || trigger="$trigger, writers done"
 	diag "$c fault $trigger (job $at_state, $at_settled/$TOTAL settled), for $dur ms"
 
@@ -405,9 +444,15 @@ run_cell() {
 		st=$(cb_wait cb 'failed|paused|completed|cancelled' 60)
 	fi
 	if [ $fatal = no ] && [ $may_pause = yes ] && [ "$sync" != none ]; then
-		check_eq "$c on_*_error stop: the job paused" paused "$st"
-		cb_msg cb resume
-		st=$(cb_wait cb 'failed|paused|completed|cancelled' 60)
+		if [ "$st" = completed ]; then
+			# Copy-before-write runs while paused: the guest's writes
+			# copied the clusters the copier had left.
+			diag "$c paused, then copy-outs settled the last clusters: completed"
+		else
+			check_eq "$c on_*_error stop: the job paused" paused "$st"
+			cb_msg cb resume
+			st=$(cb_wait cb 'failed|paused|completed|cancelled' 60)
+		fi
 	fi
 	want=failed
 	if [ $fatal = no ]; then
@@ -424,7 +469,7 @@ run_cell() {
 	check_eq "$c the job is $want" $want "$st" || diag "status: $(cb_status cb)"
 	check_eq "$c errors counts every failed copy" $nerr "$errs"
 	case "$fault $side" in
-	"werr source" | "drop source" | "drop target")
+	"werr source" | "drop source" | "drop target" | "rdust target")
 		check_eq "$c no copy failed (the fault never meets a copy)" 0 "$errs" ;;
 	esac
 	if [ "$side" = target ] && [ "$(cow_policy "$pol")" = break_snapshot ]; then

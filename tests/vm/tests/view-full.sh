@@ -25,8 +25,8 @@ LOG=/tmp/cbvf
 $CB_PY stamp "$SRC" --seed 401 --holes 4
 $CB_PY stamp "$TGT" --seed 99
 rm -rf "${LOG:?}".*
-check "create sync=full at 1/24 device per second" \
-	cb_create cb "$SRC" "$TGT" full cluster_size 16 speed $((M / 24))
+check "create sync=full, paused" \
+	cb_create cb "$SRC" "$TGT" full cluster_size 16 paused
 check "create the view" cb_view_create cbv "$SRC" "$TGT"
 # The writers keep off the last quarter: the copier still has work there
 # when they stop.
@@ -38,6 +38,16 @@ r1=$!
 $CB_PY reader $VIEW --seed 401 --holes 4 --seconds 5 --rseed 2 \
 	--max-len 8192 >/tmp/cbr2 &
 r2=$!
+# The copier starts once the writers write (a Python start takes seconds
+# on the debug kernel), at a speed that outlasts them and the readers
+# (24 s for the device, 6 s per timeout-scale unit beyond x4): the job is
+# still copying when the view is checked whole below.
+for ((i = 0; i < 300; i++)); do
+	[ -e $LOG.1/w0.log ] && break
+	sleep 0.1
+done
+cb_msg cb speed $((M / (SCALE > 4 ? 6 * SCALE : 24)))
+cb_msg cb resume
 wait $w
 rcw=$?
 wait $r1
