@@ -69,8 +69,10 @@ check "speed message accepts 0 (unlimited)" cb_msg cb speed 0
 check_eq "speed field back to 0" 0 "$(cb_get cb speed)"
 
 # --- pause / resume ----------------------------------------------------------
-# 32 MiB at 4 MiB/s: about 8 s, long enough to pause in the middle.
-cb_msg cb speed 4194304
+# 32 MiB in 8 s (4 s per timeout-scale unit beyond x4, for the debug
+# kernel, where each dmsetup below takes a second or two): long enough to
+# pause in the middle.
+cb_msg cb speed $(((32 << 20) / (SCALE > 4 ? 4 * SCALE : 8)))
 ev=$(events cb)
 check "resume message" cb_msg cb resume
 check_eq "state running after resume" running "$(cb_get cb state)"
@@ -103,6 +105,10 @@ s2=$(cb_get cb settled)
 check_eq "settled does not move while paused" "$s1" "$s2"
 check "paused job is not complete" test "$s2" -lt "$TOTAL"
 b1=$(cb_get cb bg)
+# Slower from here (32 s for the device under TCG): the rest of the copy
+# outlasts the checks until `speed 0`, so the completion event comes
+# after the waiter below reads the event counter.
+cb_msg cb speed $(((32 << 20) / (SCALE > 4 ? 16 * SCALE : 32)))
 check "resume again" cb_msg cb resume
 sleep 1.5
 check "settled moves again after resume" test "$(cb_get cb settled)" -gt "$s2"

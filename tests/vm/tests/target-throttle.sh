@@ -47,25 +47,29 @@ check "target equals the point-in-time image" $CB_PY verify "$TGT" --seed 64
 dmsetup remove cb
 
 # --- a speed change applies while running ------------------------------------
+# Rates in clusters per second over windows timed around the readings
+# (a dmsetup call takes seconds on the debug kernel): the slow window is
+# over-estimated and the fast one too, so both checks lean lenient.
 $CB_PY stamp "$SRC" --seed 62
 check "create at 2 MiB/s" cb_create cb "$SRC" "$TGT" full speed 2097152
+total=$(cb_get cb total)
 sleep 1
+t0=$(now)
 a0=$(cb_get cb settled)
 sleep 2
 a1=$(cb_get cb settled)
-slow=$((a1 - a0))
+t1=$(now)
+slow=$(awk -v n=$((a1 - a0)) -v t="$(secs "$t0" "$t1")" 'BEGIN { printf "%.1f", n / t }')
+t2=$(now)
 check "speed 16 MiB/s" cb_msg cb speed 16777216
-sleep 1
 b0=$(cb_get cb settled)
-sleep 2
-b1=$(cb_get cb settled)
-fast=$((b1 - b0))
-diag "clusters per 2 s: $slow at 2 MiB/s, $fast at 16 MiB/s"
-# 2 s at 2 MiB/s is 64 clusters; allow bursts but not a free run.
-check "2 MiB/s holds the copier back ($slow clusters in 2 s)" test "$slow" -le 160
-check "raising the speed speeds the copy up" test "$fast" -gt $((slow * 2))
-check "speed 0 (unlimited)" cb_msg cb speed 0
-cb_check_done "job completes at unlimited speed" cb completed 60
+cb_check_done "job completes at 16 MiB/s" cb completed 60
+fast=$(awk -v n=$((total - b0)) -v t="$(secs "$t2" "$(now)")" 'BEGIN { printf "%.1f", n / t }')
+diag "clusters per second: $slow at 2 MiB/s ($((a1 - a0)) in $(secs "$t0" "$t1") s), $fast at 16 MiB/s ($((total - b0)) to completion)"
+# 2 MiB/s is 32 clusters per second; allow bursts but not a free run.
+check "2 MiB/s holds the copier back ($slow clusters/s)" fge 80 "$slow"
+check "raising the speed speeds the copy up ($fast vs $slow clusters/s)" \
+	awk -v f="$fast" -v s="$slow" 'BEGIN { exit !(f > 2 * s) }'
 check "target equals the point-in-time image" $CB_PY verify "$TGT" --seed 62
 dmsetup remove cb
 
