@@ -438,11 +438,6 @@ static int tracker_insert_frozen(void *arg)
  * the metadata device (closed here). *bypassed: writes before the
  * tracker were found and the history marked.
  */
-/*
- * The insertion proper. @orig is X's live table, @fd the O_EXCL fd of
- * the metadata device (closed here). *bypassed: writes before the
- * tracker were found and the history marked.
- */
 static int insert_tracker(const struct blockdev *src, const char *xdisp,
 			  const struct blockdev *md,
 			  const struct track_request *req,
