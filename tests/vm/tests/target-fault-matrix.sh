@@ -90,10 +90,10 @@ TGT=/dev/mapper/cbt
 DM=/dev/mapper/cb
 PIT=71
 OLDTGT=99
-# Background copy speed: a full copy takes 8 s or more (copy-outs count
-# against the rate too; 2 s per timeout-scale unit beyond x4, for the
-# debug kernel), so faults land before, during and after it.
-SPEED=$(((4 << 20) / (SCALE > 4 ? SCALE : 4)))
+# Background copy speed: a full copy (8 MiB) takes 8 s or more under TCG
+# (copy-outs count against the rate too), so faults land before, during
+# and after it.
+SPEED=$(((8 << 20) / $(cb_tcg_secs 8)))
 # The writers' and the reader's deadline (scaled) in case nothing stops them.
 WSECS=30
 W=/tmp/fm
@@ -342,11 +342,8 @@ run_cell() {
 			>$W/reader.out 2>&1 &
 		rpid=$!
 	fi
-	# The job starts once the writers do (a Python start takes a while).
-	for ((d = 0; d < 100; d++)); do
-		[ -e $W/log/w0.log ] && break
-		sleep 0.1
-	done
+	# The job starts once the writers do.
+	cb_wait_writers $W/log 10
 	cb_msg cb resume
 	if [ $((RANDOM % 2)) = 0 ]; then
 		delay=$((RANDOM % 1500))

@@ -50,13 +50,9 @@ run_case() {
 	[ "$cs" -ge 2048 ] && lim=$((s / 2))
 	$CB_PY writers $DM --jobs 4 --seconds "$WSECS" --seed "$seed" \
 		--limit-sectors $lim --log "$log.1" &
-	local writers=$! i
-	# The copier starts once the writers do (a Python start takes a while,
-	# seconds on the debug kernel), so that they race it.
-	for ((i = 0; i < 300; i++)); do
-		[ -e "$log.1/w0.log" ] && break
-		sleep 0.1
-	done
+	local writers=$!
+	# The copier starts once the writers do, so that they race it.
+	cb_wait_writers "$log.1" 30
 	# 1/24 of the device per second: the copier is still busy when the
 	# writers stop.
 	cb_msg cb speed $((sbytes / 24))

@@ -38,15 +38,11 @@ r1=$!
 $CB_PY reader $VIEW --seed 401 --holes 4 --seconds 5 --rseed 2 \
 	--max-len 8192 >/tmp/cbr2 &
 r2=$!
-# The copier starts once the writers write (a Python start takes seconds
-# on the debug kernel), at a speed that outlasts them and the readers
-# (24 s for the device, 6 s per timeout-scale unit beyond x4): the job is
-# still copying when the view is checked whole below.
-for ((i = 0; i < 300; i++)); do
-	[ -e $LOG.1/w0.log ] && break
-	sleep 0.1
-done
-cb_msg cb speed $((M / (SCALE > 4 ? 6 * SCALE : 24)))
+# The copier starts once the writers write, at a speed that outlasts them
+# and the readers (24 s for the device under TCG): the job is still
+# copying when the view is checked whole below.
+cb_wait_writers $LOG.1 30
+cb_msg cb speed $((M / $(cb_tcg_secs 24)))
 cb_msg cb resume
 wait $w
 rcw=$?

@@ -120,6 +120,25 @@ cb_check_done() {
 	fi
 }
 
+# cb_wait_writers LOGDIR SECS: wait (at most SECS) until `cbdata.py
+# writers --log LOGDIR` opened its first log, i.e. the writers run (a
+# Python start takes a while, seconds on the debug kernel).
+cb_wait_writers() {
+	local i
+	for ((i = 0; i < $2 * 10; i++)); do
+		[ -e "$1/w0.log" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# cb_tcg_secs SECS: a copy duration of SECS under TCG (timeout scale x4
+# or less), stretched by the timeout scale beyond x4 (the debug kernel's
+# x8), where every process start and dmsetup call is slower.
+cb_tcg_secs() {
+	echo $((SCALE > 4 ? $1 * SCALE / 4 : $1))
+}
+
 # Clusters covering SECTORS at CLUSTER sectors each.
 cb_clusters() { echo $((($1 + $2 - 1) / $2)); }
 
