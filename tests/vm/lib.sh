@@ -17,6 +17,10 @@ SCALE=${COWBACKUP_VM_TIMEOUT_SCALE:-1}
 
 _t_n=0
 _t_failed=0
+# COWBACKUP_TAP_TIMES=1 (through COWBACKUP_VM_APPEND) follows every result
+# with the seconds since the previous one: where a test spends its time.
+_t_times=${COWBACKUP_TAP_TIMES:-0}
+_t_last=${EPOCHREALTIME:-0}
 _t_tmp=$(mktemp -d /tmp/vmtest.XXXXXX)
 
 echo "TAP version 13"
@@ -28,9 +32,18 @@ diag() {
 	printf '%s\n' "$*" | sed 's/^/# /'
 }
 
+# _t_time: the "# +N.Ns" line of COWBACKUP_TAP_TIMES=1.
+_t_time() {
+	local now=$EPOCHREALTIME
+	[ "$_t_times" = 1 ] || return 0
+	awk -v a="$_t_last" -v b="$now" 'BEGIN { printf "# +%.1fs\n", b - a }'
+	_t_last=$now
+}
+
 ok() {
 	_t_n=$((_t_n + 1))
 	echo "ok $_t_n - $1"
+	_t_time
 }
 
 # not_ok DESC [DIAG...]
@@ -39,6 +52,7 @@ not_ok() {
 	_t_n=$((_t_n + 1))
 	_t_failed=$((_t_failed + 1))
 	echo "not ok $_t_n - $1"
+	_t_time
 	shift
 	for d in "$@"; do diag "$d"; done
 }
@@ -47,6 +61,7 @@ not_ok() {
 skip() {
 	_t_n=$((_t_n + 1))
 	echo "ok $_t_n - $1 # SKIP $2"
+	_t_time
 }
 
 # check DESC CMD...: ok when CMD exits 0; else not_ok with its status and
