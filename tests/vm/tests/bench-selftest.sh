@@ -2,7 +2,7 @@
 # The guest bench itself: disks, modules, repo share, host tools, dm and LVM
 # without udev, and the lib.sh data helpers.
 # disks: 2
-# disk-size: 128M
+# disk-size: 32M
 # timeout: 300
 # shellcheck source=tests/vm/lib.sh
 . "$(dirname "$0")/../lib.sh"
@@ -13,8 +13,8 @@ trap 'vgremove -f cbselfvg >/dev/null 2>&1; cleanup_dm' EXIT
 check_eq "two scratch disks at vdb, vdc" "/dev/vdb /dev/vdc" "$COWBACKUP_DISKS"
 d1=$(disk 1)
 d2=$(disk 2)
-check_eq "disk 1 has the asked size (128M)" 262144 "$(sectors "$d1")"
-check_eq "disk 2 has the asked size (128M)" 262144 "$(sectors "$d2")"
+check_eq "disk 1 has the asked size (32M)" 65536 "$(sectors "$d1")"
+check_eq "disk 2 has the asked size (32M)" 65536 "$(sectors "$d2")"
 
 # --- modules
 check "device-mapper is usable (dmsetup version)" dmsetup version
@@ -86,9 +86,9 @@ check "/dev/mapper/cbself-lin is gone" test ! -e /dev/mapper/cbself-lin
 # --- LVM without udev
 check "pvcreate on disk 2" pvcreate -q "$d2"
 check "vgcreate" vgcreate -q cbselfvg "$d2"
-check "lvcreate 32M" lvcreate -q -y -L 32M -n lv cbselfvg
+check "lvcreate 16M" lvcreate -q -y -L 16M -n lv cbselfvg
 check "/dev/cbselfvg/lv exists" test -b /dev/cbselfvg/lv
-check_eq "lvs lists the LV" "lv 32.00m" \
+check_eq "lvs lists the LV" "lv 16.00m" \
 	"$(lvs --noheadings -o lv_name,lv_size cbselfvg 2>/dev/null | xargs)"
 check "write to the LV" fill_pattern /dev/cbselfvg/lv four
 check_eq "LV reads back byte-exact" \

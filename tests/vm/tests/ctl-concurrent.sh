@@ -20,7 +20,7 @@
 read -r -a D <<<"$COWBACKUP_DISKS"
 SEED=${COWBACKUP_CTLFUZZ_SEED:-$RANDOM}
 RANDOM=$SEED
-N=${COWBACKUP_CTLFUZZ_N:-100}
+N=${COWBACKUP_CTLFUZZ_N:-40}
 trap '"$CTL" recover >/dev/null 2>&1; cleanup_dm' EXIT
 diag "seed $SEED, $N random command lines"
 

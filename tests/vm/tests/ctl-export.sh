@@ -7,7 +7,7 @@
 # the point in time, with only the copied clusters allocated; and the
 # error cases (no such job, existing OUTPUT, bad options).
 # disks: 2
-# disk-size: 128M
+# disk-size: 64M
 # timeout: 420
 # udev: no (image writing; its devices are made with plain dmsetup)
 . "$(dirname "$0")/../lib.sh"

@@ -44,11 +44,11 @@ mkdir -p $X $MNT $RMNT
 
 pvcreate -q "${D[0]}" "${D[1]}" >/dev/null && vgcreate -q vg0 "${D[0]}" "${D[1]}" >/dev/null ||
 	bail "cannot create VG"
-for lv in raw:32 rmeta:4 rbk:40 rst:32 fs:48 fmeta:4 fbk:48 frst:48; do
+for lv in raw:16 rmeta:4 rbk:20 rst:16 fs:32 fmeta:4 fbk:32 frst:32; do
 	lvcreate -q -y -L "${lv#*:}M" -n "${lv%:*}" vg0 >/dev/null || bail "lvcreate ${lv%:*}"
 done
 RAW=/dev/vg0/raw
-RAWB=$((32 << 20))
+RAWB=$((16 << 20))
 CS=65536
 NCL=$(($(blockdev --getsize64 $RAW) / CS))
 
@@ -64,7 +64,7 @@ stop_writer() {
 changes() {
 	local seed=$1 z
 	fio --name=chg --filename=$RAW --rw=randwrite --bs=4k --direct=1 \
-		--size=32M --io_size=$((48 * 4))k --randseed="$seed" \
+		--size=16M --io_size=$((48 * 4))k --randseed="$seed" \
 		--verify=crc32c --do_verify=0 --eta=never --output=/dev/null ||
 		bail "fio failed"
 	z=$(((seed * 7 % (NCL - 4)) * CS))
@@ -99,11 +99,11 @@ print(sum(e["length"] for e in json.load(sys.stdin)
 sum() { head -c "${2:-$RAWB}" "$1" | sha256sum | cut -d' ' -f1; }
 
 # ------------------------------------------------------------ raw chain
-head -c 32M /dev/urandom >$RAW
+head -c 16M /dev/urandom >$RAW
 check "track enable on the raw LV" "$CTL" track enable vg0/raw --meta vg0/rmeta
 
 # The full backup: --incremental without a base says why and copies all.
-head -c 32M $RAW >$X/pit.prev
+head -c 16M $RAW >$X/pit.prev
 "$CTL" start vg0/raw vg0/rbk --incremental >$X/out 2>$X/err
 check_eq "first --incremental: started" 0 $?
 check "first --incremental: full, tracking has just started" \
@@ -134,7 +134,7 @@ for i in 1 2 3; do
 	fi
 	changes $((i * 1000 + 7))
 	pit=$(sum $RAW)
-	head -c 32M $RAW >$X/pit.now
+	head -c 16M $RAW >$X/pit.now
 	"$CTL" start vg0/raw vg0/rbk --incremental >$X/out 2>$X/err
 	check_eq "inc $i: started" 0 $?
 	n=$(sed -n 's/.*incremental backup: \([0-9]*\) of '"$NCL"' clusters.*/\1/p' $X/out)
@@ -242,7 +242,7 @@ FS=/dev/vg0/fs
 mkfs.ext4 -q -E lazy_itable_init=0,lazy_journal_init=0 $FS || bail "mkfs failed"
 mount $FS $MNT || bail "mount failed"
 mkdir -p $MNT/data $MNT/live
-for i in $(seq 0 11); do head -c $(((i % 4 + 1) << 20)) /dev/urandom >$MNT/data/f$i; done
+for i in $(seq 0 11); do head -c $(((i % 4 + 1) << 19)) /dev/urandom >$MNT/data/f$i; done
 sync
 start_live_writer $MNT 12 6
 check "ext4: track enable while mounted and written" \
@@ -273,7 +273,7 @@ for i in 1 2 3; do
 			bash -c "cd $RMNT/data && sha256sum --quiet -c $X/f.sha"
 	umount $RMNT 2>/dev/null
 	check_eq "ext4 inc $i: target equals the restored chain" \
-		"$(sum /dev/vg0/fbk 48M)" "$(sum /dev/vg0/frst 48M)"
+		"$(sum /dev/vg0/fbk 32M)" "$(sum /dev/vg0/frst 32M)"
 	prev=f$i.qcow2
 done
 done_testing

@@ -17,10 +17,10 @@ MNT=/tmp/cb-kill
 trap '"$CTL" recover >/dev/null 2>&1; umount $MNT 2>/dev/null; vgchange -an vg0 >/dev/null 2>&1' EXIT
 
 pvcreate -q "${D[0]}" "${D[1]}" >/dev/null && vgcreate -q vg0 "${D[0]}" "${D[1]}" >/dev/null &&
-	lvcreate -q -y -L 40M -n data vg0 >/dev/null &&
-	lvcreate -q -y -L 40M -n bak vg0 >/dev/null &&
-	lvcreate -q -y -L 32M -n fs vg0 >/dev/null &&
-	lvcreate -q -y -L 32M -n fsbak vg0 >/dev/null || bail "cannot create LVs"
+	lvcreate -q -y -L 16M -n data vg0 >/dev/null &&
+	lvcreate -q -y -L 16M -n bak vg0 >/dev/null &&
+	lvcreate -q -y -L 24M -n fs vg0 >/dev/null &&
+	lvcreate -q -y -L 24M -n fsbak vg0 >/dev/null || bail "cannot create LVs"
 fill_pattern /dev/vg0/data 7 || bail "cannot fill vg0/data"
 SUM=$(md5_direct /dev/vg0/data)
 ORIG=$(dmsetup table vg0-data)
@@ -82,7 +82,7 @@ for step in finish-view-removed finish-table-loaded finish-suspended \
 	check_eq "$step: the job completed" 0 $?
 	# Until finish, the first and last MiB wait on the staging device
 	# (the target is marked incomplete): read the backup through it.
-	check_eq "$step: the backup equals the source" "$SUM" "$(md5_direct /dev/mapper/cowbackup-vg0-data-tgt 0 $((40 << 20)))"
+	check_eq "$step: the backup equals the source" "$SUM" "$(md5_direct /dev/mapper/cowbackup-vg0-data-tgt 0 $((16 << 20)))"
 	killed $step "$CTL" finish vg0-data
 	"$CTL" recover >/tmp/cb-rec 2>&1
 	check_eq "$step: recover exits 0" 0 $?
@@ -130,13 +130,13 @@ check_eq "no cowbackup devices left (mounted case)" "" "$(leftovers)"
 umount $MNT
 
 # ---- a stacked job on a partition (not device-mapper) --------------------
-echo ',64M' | sfdisk -q "${D[2]}" >/dev/null 2>&1 || bail "cannot partition ${D[2]}"
+echo ',24M' | sfdisk -q "${D[2]}" >/dev/null 2>&1 || bail "cannot partition ${D[2]}"
 PLAIN=${D[2]}1
 for i in $(seq 50); do [ -b "$PLAIN" ] && break; sleep 0.1; done
 fill_pattern "$PLAIN" 9 || bail "cannot fill $PLAIN"
 PSUM=$(md5_direct "$PLAIN")
 PNAME=cowbackup-${PLAIN##*/}
-lvcreate -q -y -L 68M -n pbak vg0 >/dev/null || bail "cannot create vg0/pbak"
+lvcreate -q -y -L 28M -n pbak vg0 >/dev/null || bail "cannot create vg0/pbak"
 for step in start-created start-table-loaded; do
 	killed $step "$CTL" start "$PLAIN" vg0/pbak --force
 	check "$step (stacked): recover succeeds" "$CTL" recover

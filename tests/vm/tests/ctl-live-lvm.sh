@@ -11,7 +11,7 @@
 # ("detached": false in status --json, i.e. after the resume), so every
 # later write goes through copy-before-write.
 # disks: 2
-# disk-size: 320M
+# disk-size: 192M
 # timeout: 300
 . "$(dirname "$0")/../lib.sh"
 
@@ -33,16 +33,16 @@ trap cleanup EXIT
 pvcreate -q "${D[0]}" "${D[1]}" >/dev/null && vgcreate -q vg0 "${D[0]}" "${D[1]}" >/dev/null ||
 	bail "cannot create VG vg0"
 # Two segments on two disks, so the hidden device gets a 2-line table.
-lvcreate -q -y -L 120M -n data vg0 "${D[0]}" >/dev/null &&
-	lvextend -q -L +72M vg0/data "${D[1]}" >/dev/null &&
-	lvcreate -q -y -L 200M -n bak vg0 >/dev/null || bail "cannot create LVs"
+lvcreate -q -y -L 64M -n data vg0 "${D[0]}" >/dev/null &&
+	lvextend -q -L +32M vg0/data "${D[1]}" >/dev/null &&
+	lvcreate -q -y -L 96M -n bak vg0 >/dev/null || bail "cannot create LVs"
 mkfs.ext4 -q -E lazy_itable_init=0,lazy_journal_init=0 /dev/vg0/data ||
 	bail "mkfs failed"
 mkdir -p "$MNT" "$BAKMNT"
 mount /dev/vg0/data "$MNT" || bail "mount failed"
 mkdir -p "$MNT/data" "$MNT/live"
-for i in $(seq 0 29); do
-	head -c $(((i % 5 + 1) << 20)) /dev/urandom >"$MNT/data/f$i"
+for i in $(seq 0 19); do
+	head -c $(((i % 4 + 1) << 20)) /dev/urandom >"$MNT/data/f$i"
 done
 sync
 ORIG_TABLE=$(dmsetup table vg0-data)
@@ -51,7 +51,7 @@ check_eq "source LV has two linear segments" 2 "$(dmsetup table vg0-data | grep 
 # The writer: rewrites parts of the files that exist at the point in time
 # (so their old data must be copied out first) and writes new files, each
 # with fsync; a counter proves the filesystem stays writable.
-start_live_writer "$MNT" 30 16
+start_live_writer "$MNT" 20 16
 sleep 2
 
 # Mount watchdog: records any moment the filesystem is not mounted.

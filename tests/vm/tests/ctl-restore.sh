@@ -23,7 +23,7 @@ mkdir -p $X $MNT
 
 pvcreate -q "${D[0]}" "${D[1]}" >/dev/null && vgcreate -q vg0 "${D[0]}" "${D[1]}" >/dev/null ||
 	bail "cannot create VG"
-for lv in r1:40 data:32 bak:32 small:16 mnt:40 held:40; do
+for lv in r1:20 data:16 bak:16 small:8 mnt:24 held:20; do
 	lvcreate -q -y -L "${lv#*:}M" -n "${lv%:*}" vg0 >/dev/null || bail "lvcreate ${lv%:*}"
 done
 R=/dev/vg0/r1
@@ -62,15 +62,15 @@ restore_cmp() {
 }
 
 # ---- 1. images made by qemu-img ------------------------------------------------
-dd if=/dev/urandom of=$X/rand.raw bs=1M count=24 status=none
-truncate -s 32M $X/rand.raw
+dd if=/dev/urandom of=$X/rand.raw bs=1M count=12 status=none
+truncate -s 16M $X/rand.raw
 qemu-img convert -q -O qcow2 $X/rand.raw $X/base.qcow2
-qemu-img create -q -f qcow2 -b base.qcow2 -F qcow2 $X/mid.qcow2 32M
+qemu-img create -q -f qcow2 -b base.qcow2 -F qcow2 $X/mid.qcow2 16M
 qemu-io -c "write -P 0x21 1M 3M" -c "write -z 8M 2M" -c "discard 12M 1M" \
-	-c "write -P 0x22 30M 64k" $X/mid.qcow2 >/dev/null
-qemu-img create -q -f qcow2 -o cluster_size=4096 -b mid.qcow2 -F qcow2 $X/top.qcow2 32M
-qemu-io -c "write -P 0x31 100k 8k" -c "write -z 2M 12k" -c "discard 20M 4k" \
-	-c "write -P 0x32 31M 4k" $X/top.qcow2 >/dev/null
+	-c "write -P 0x22 14M 64k" $X/mid.qcow2 >/dev/null
+qemu-img create -q -f qcow2 -o cluster_size=4096 -b mid.qcow2 -F qcow2 $X/top.qcow2 16M
+qemu-io -c "write -P 0x31 100k 8k" -c "write -z 2M 12k" -c "discard 10M 4k" \
+	-c "write -P 0x32 15M 4k" $X/top.qcow2 >/dev/null
 restore_cmp "3-layer qcow2 chain" $X/top.qcow2
 check "the chain is printed, top first" \
 	bash -c "'$CTL' restore -q --force $X/top.qcow2 $R | grep -A3 '^Backing chain (3 images' | grep -q ' 2  $X/base.qcow2  qcow2'"
@@ -103,7 +103,7 @@ for f in "qcow2" "qcow2 --compress zstd" "vmdk --subformat streamOptimized" \
 	check "export --all --format $f" "$CTL" export /dev/vg0/bak "$out" --all --format $f
 	restore_cmp "export --format $f" "$out"
 	check_eq "export --format $f: restored = the backed-up volume" "$PIT" \
-		"$(md5_direct $R 0 $((32 << 20)))"
+		"$(md5_direct $R 0 $((16 << 20)))"
 done
 
 # ---- 3. --verify, --json, --target-is-zero ----------------------------------
@@ -113,7 +113,7 @@ check_eq "restore --json --verify exits 0" 0 $?
 check "--json: the documented keys and values" python3 - $X/j.out <<'EOF'
 import json, sys
 j = json.load(open(sys.argv[1]))
-assert j["virtual_size"] == 32 << 20, j
+assert j["virtual_size"] == 16 << 20, j
 assert j["bytes_written"] + j["bytes_zeroed"] == j["virtual_size"], j
 assert j["bytes_skipped"] == 0 and j["bytes_zeroed"] > 0, j
 assert j["zero_method"] in ("zeroout", "write"), j
@@ -125,7 +125,7 @@ assert j["device"].startswith("/dev/"), j
 EOF
 diag "$(cat $X/j.out)"
 check "the verify passed" same_as_qemu $X/top.qcow2 $R
-dd if=/dev/zero of=$R bs=1M count=40 oflag=direct status=none
+dd if=/dev/zero of=$R bs=1M count=20 oflag=direct status=none
 "$CTL" restore --json --target-is-zero $X/mid.qcow2 $R >$X/z.out 2>$X/z.err
 check_eq "--target-is-zero exits 0" 0 $?
 check "--target-is-zero: zeroes skipped" python3 -c "
@@ -179,7 +179,7 @@ expect "a device held by another dm device" 1 "it is in use by" \
 	"$CTL" restore --force $X/top.qcow2 vg0/held
 dmsetup remove cbr-holder
 expect "a missing backing file, before the device" 1 "nothere.qcow2: No such file" \
-	bash -c "qemu-img create -q -u -f qcow2 -b nothere.qcow2 -F qcow2 $X/miss.qcow2 32M &&
+	bash -c "qemu-img create -q -u -f qcow2 -b nothere.qcow2 -F qcow2 $X/miss.qcow2 16M &&
 		'$CTL' restore $X/miss.qcow2 $R"
 
 done_testing

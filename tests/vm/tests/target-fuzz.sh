@@ -7,7 +7,7 @@
 # and no device, the source's data must stay
 # untouched, and the module must unload at the end (no leaked reference).
 # COWBACKUP_FUZZ_SEED repeats a run; COWBACKUP_FUZZ_N sets the size
-# (60 in make check; pass a larger one as a kernel parameter, e.g.
+# (30 in make check; pass a larger one as a kernel parameter, e.g.
 # COWBACKUP_VM_APPEND=COWBACKUP_FUZZ_N=2000 tests/vm/run target-fuzz).
 # disks: 2
 # disk-size: 32M
@@ -20,7 +20,7 @@ read -r -a D <<<"$COWBACKUP_DISKS"
 SRC=${D[0]} TGT=${D[1]}
 S=$(cb_size "$SRC")
 SEED=${COWBACKUP_FUZZ_SEED:-$RANDOM}
-N=${COWBACKUP_FUZZ_N:-60}
+N=${COWBACKUP_FUZZ_N:-30}
 diag "seed $SEED, $N table lines per target"
 trap 'cleanup_dm' EXIT
 

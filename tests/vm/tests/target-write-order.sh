@@ -22,7 +22,7 @@
 . "$REPO/tests/vm/tests/data/target-lib.sh"
 
 REPLAY_PY="$REPO/tests/vm/tests/data/log-replay.py"
-SAMPLE=${COWBACKUP_LOGWRITES_SAMPLE:-10}
+SAMPLE=${COWBACKUP_LOGWRITES_SAMPLE:-6}
 SEED=${COWBACKUP_LOGWRITES_SEED:-$((RANDOM * 32768 + RANDOM))}
 M=/tmp/wo-mnt
 mkdir -p $M
