@@ -22,7 +22,7 @@
 . "$REPO/tests/vm/tests/data/target-lib.sh"
 
 DM=/dev/mapper/cb
-if cb_is_kvm; then MB=64; WSECS=6; else MB=16; WSECS=6; fi
+if cb_is_kvm; then MB=64; WSECS=6; else MB=16; WSECS=3; fi
 diag "devices of $MB MiB, writers run ${WSECS}s"
 
 # run_case NAME CLUSTER SRC_BYTES TGT_BYTES SEED
