@@ -13,8 +13,6 @@
 # disks: 2
 # disk-size: 128M
 # timeout: 420
-# udev: only (make check runs it under udev alone; ctl-live-lvm,
-# ctl-lvm-race and ctl-detached cover the paths without udev)
 . "$(dirname "$0")/../lib.sh"
 
 read -r -a D <<<"$COWBACKUP_DISKS"

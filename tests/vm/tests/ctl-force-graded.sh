@@ -12,8 +12,6 @@
 # disks: 3
 # disk-size: 256M
 # timeout: 400
-# udev: only (make check runs it under udev alone; ctl-live-lvm,
-# ctl-lvm-race and ctl-detached cover the paths without udev)
 . "$(dirname "$0")/../lib.sh"
 
 read -r -a D <<<"$COWBACKUP_DISKS"

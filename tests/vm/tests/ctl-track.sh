@@ -19,8 +19,6 @@
 # disks: 2
 # disk-size: 192M
 # timeout: 600
-# udev: only (make check runs it under udev alone; ctl-live-lvm,
-# ctl-lvm-race and ctl-detached cover the paths without udev)
 . "$(dirname "$0")/../lib.sh"
 
 MNT=/tmp/cb-track
