@@ -9,6 +9,7 @@
 # disks: 2
 # disk-size: 128M
 # timeout: 400
+# cpus: 1
 . "$(dirname "$0")/../lib.sh"
 
 read -r -a D <<<"$COWBACKUP_DISKS"

@@ -9,6 +9,7 @@
 # disks: 2
 # disk-size: 64M
 # timeout: 420
+# cpus: 1
 # udev: no (image writing; its devices are made with plain dmsetup)
 . "$(dirname "$0")/../lib.sh"
 

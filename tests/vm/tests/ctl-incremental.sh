@@ -23,6 +23,7 @@
 # disks: 2
 # disk-size: 176M
 # timeout: 1500
+# cpus: 1
 # udev: no (the tracker's insertion under udev is ctl-track's; this test
 # is about the data of the chain, the same with or without udev)
 . "$(dirname "$0")/../lib.sh"

@@ -6,6 +6,7 @@
 # disks: 2
 # disk-size: 128M
 # timeout: 360
+# cpus: 1
 . "$(dirname "$0")/../lib.sh"
 
 read -r -a D <<<"$COWBACKUP_DISKS"

@@ -13,6 +13,7 @@
 # disks: 2
 # disk-size: 192M
 # timeout: 300
+# cpus: 1
 . "$(dirname "$0")/../lib.sh"
 
 MNT=/tmp/cb-data

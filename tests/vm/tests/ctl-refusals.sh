@@ -9,6 +9,7 @@
 # disks: 3
 # disk-size: 192M
 # timeout: 300
+# cpus: 1
 . "$(dirname "$0")/../lib.sh"
 
 read -r -a D <<<"$COWBACKUP_DISKS"

@@ -11,6 +11,7 @@
 # disks: 2
 # disk-size: 192M
 # timeout: 900
+# cpus: 1
 # udev: no (its target checks are the backup targets' ones, which
 # ctl-force-graded and ctl-refusals run under udev)
 . "$(dirname "$0")/../lib.sh"

@@ -19,6 +19,7 @@
 # disks: 2
 # disk-size: 192M
 # timeout: 600
+# cpus: 1
 . "$(dirname "$0")/../lib.sh"
 
 MNT=/tmp/cb-track

@@ -10,6 +10,7 @@
 # disks: 2
 # disk-size: 128M
 # timeout: 400
+# cpus: 1
 # udev: no (option parsing, messages and units; ctl-jobctl and ctl-kill
 # cover the same device paths under udev)
 . "$(dirname "$0")/../lib.sh"

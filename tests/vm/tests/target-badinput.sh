@@ -4,6 +4,7 @@
 # disks: 3
 # disk-size: 32M
 # timeout: 180
+# cpus: 1
 . "$(dirname "$0")/../lib.sh"
 . "$REPO/tests/vm/tests/data/target-lib.sh"
 

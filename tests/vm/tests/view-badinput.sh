@@ -7,6 +7,7 @@
 # disks: 0
 # mem: 1G
 # timeout: 240
+# cpus: 1
 . "$(dirname "$0")/../lib.sh"
 . "$REPO/tests/vm/tests/data/target-lib.sh"
 
