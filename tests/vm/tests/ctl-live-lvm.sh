@@ -66,8 +66,10 @@ diag "checksummed $(wc -l </tmp/cb-pit.sha256) files at the point in time"
 
 "$CTL" backup vg0/data vg0/bak --speed 16M --interval 2 >"$LOG" 2>&1 &
 BPID=$!
-# Let the writer go only once the LV routes through the job.
-deadline=$(($(date +%s) + $(scaled 30)))
+# Let the writer go only once the LV routes through the job. (On the
+# debug kernel under udev, start's dm and udev round trips took over
+# 240 s: the bound is generous, and the writer stays stopped without it.)
+deadline=$(($(date +%s) + $(scaled 120)))
 until "$CTL" status vg0-data --json 2>/dev/null | grep -q '"detached": false'; do
 	if [ "$(date +%s)" -ge "$deadline" ] || ! kill -0 $BPID 2>/dev/null; then
 		break
@@ -75,7 +77,8 @@ until "$CTL" status vg0-data --json 2>/dev/null | grep -q '"detached": false'; d
 	sleep 0.05
 done
 check "the job is live under the mounted LV" \
-	bash -c "$CTL status vg0-data --json | grep -q '\"detached\": false'"
+	bash -c "$CTL status vg0-data --json | grep -q '\"detached\": false'" ||
+	bail "the job never went live: no point in time to check the backup against"
 kill -CONT -- -"$WRITER_PID"
 C0=$(cat "$MNT/live/counter" 2>/dev/null || echo 0)
 
