@@ -78,7 +78,7 @@ void cb_copier_work(struct work_struct *ws)
 		mod_delayed_work(cb->wq, &cb->copier_work, delay);
 	spin_unlock_irq(&cb->lock);
 
-	cb_copy_submit_list(&claimed);
+	cb_copy_submit_list(&claimed, true);
 }
 
 /* Make the copier look for work after @delay jiffies (0: now). */

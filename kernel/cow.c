@@ -16,6 +16,11 @@
  * again and submits them. Writes that found every copy buffer busy park
  * on cb->starved until a buffer frees. At most CB_MAX_WAITING writes park
  * at once; map() waits (back-pressure) beyond that.
+ *
+ * A copy's stages (read, write, finish) follow each other at once when the
+ * device completed the I/O inside submit_bio(); otherwise the completion
+ * queues the next stage, on the completing CPU for a lone writer's
+ * copy-out and on any CPU for the rest (copy_out_local()).
  */
 #include <linux/blkdev.h>
 #include <linux/vmalloc.h>
@@ -41,6 +46,7 @@ struct cb_copy *cb_copy_claim(struct cowbackup *cb, u64 first, u64 count,
 	cb->nr_free_copies--;
 
 	copy->kind = kind;
+	copy->local = false;
 	copy->error = CB_COPY_OK;
 	copy->zeroes_retried = false;
 	copy->nr_zero = 0;
@@ -70,6 +76,8 @@ void cb_copy_stage_work(struct work_struct *ws)
 {
 	struct cb_copy *copy = container_of(ws, struct cb_copy, work);
 
+	/* A worker holds no lock and is nobody's caller: any stage may run. */
+	copy->finish_here = true;
 	copy->next_stage(copy);
 }
 
@@ -77,10 +85,33 @@ void cb_copy_stage_work(struct work_struct *ws)
 #define CB_IO_FAILED		0	/* a read or a data write failed */
 #define CB_IO_ZEROES_FAILED	1	/* a REQ_OP_WRITE_ZEROES failed */
 
+static void copy_queue_stage(struct cb_copy *copy)
+{
+	struct cowbackup *cb = copy->cb;
+
+	queue_work(copy->local ? cb->local_wq : cb->wq, &copy->work);
+}
+
 static void copy_io_put(struct cb_copy *copy)
 {
 	if (atomic_dec_and_test(&copy->pending))
-		queue_work(copy->cb->wq, &copy->work);
+		copy_queue_stage(copy);
+}
+
+/*
+ * Drop the submitter's reference. brd, pmem and zram complete bios inside
+ * submit_bio(), so all of a stage's I/O may be done by now: then the next
+ * stage runs here if @run_here, rather than after a trip through the
+ * workqueue, which costs a first write more than the copy itself.
+ */
+static void copy_io_submitted(struct cb_copy *copy, bool run_here)
+{
+	if (!atomic_dec_and_test(&copy->pending))
+		return;
+	if (run_here)
+		copy->next_stage(copy);
+	else
+		copy_queue_stage(copy);
 }
 
 /* dm-io callbacks, maybe in interrupt context: only count and defer. */
@@ -140,20 +171,30 @@ static void copy_submit_io(struct cb_copy *copy, struct dm_dev *dev, blk_opf_t o
 static void copy_finish(struct cb_copy *copy);
 static void copy_write(struct cb_copy *copy);
 
-/* Start a claimed copy. Must not hold cb->lock: dm_io() may sleep. */
-static void copy_submit(struct cb_copy *copy)
+/*
+ * Start a claimed copy. Must not hold cb->lock: dm_io() may sleep. See
+ * cb_copy_submit_list() for @finish_here.
+ */
+static void copy_submit(struct cb_copy *copy, bool finish_here)
 {
 	trace_cowbackup_copy_start(copy_first(copy), copy_count(copy),
 				   copy->kind == CB_COPY_OUT);
 	copy->next_stage = copy_write;
+	copy->finish_here = finish_here;
 	atomic_set(&copy->pending, 1);
 	copy_submit_io(copy, copy->cb->source, REQ_OP_READ, copy_first(copy),
 		       copy_count(copy));
-	copy_io_put(copy);
+	copy_io_submitted(copy, true);
 }
 
-/* Start every copy claimed on @claimed (linked by node), plugged. */
-void cb_copy_submit_list(struct list_head *claimed)
+/*
+ * Start every copy claimed on @claimed (linked by node), plugged. When
+ * the devices complete I/O at once, a copy may also finish in this call,
+ * releasing its writes, if @finish_here: only for a caller that is not
+ * itself a copy's finish, as a finish submits the copies its released
+ * writes claim, and nesting there would have no bound.
+ */
+void cb_copy_submit_list(struct list_head *claimed, bool finish_here)
 {
 	struct cb_copy *copy, *tmp;
 	struct blk_plug plug;
@@ -163,7 +204,7 @@ void cb_copy_submit_list(struct list_head *claimed)
 	blk_start_plug(&plug);
 	list_for_each_entry_safe(copy, tmp, claimed, node) {
 		list_del(&copy->node);
-		copy_submit(copy);
+		copy_submit(copy, finish_here);
 	}
 	blk_finish_plug(&plug);
 }
@@ -217,7 +258,7 @@ static void copy_write(struct cb_copy *copy)
 			       run, next - run);
 		zero = next_zero;
 	}
-	copy_io_put(copy);
+	copy_io_submitted(copy, copy->finish_here);
 }
 
 /*----------------------------------------------------------------*/
@@ -333,6 +374,27 @@ enum cb_route {
 };
 
 /*
+ * Where a copy-out's stages run. A lone writer sleeps until its copy-out
+ * ends, so the CPU that completed the copy's I/O is idle and the nearest:
+ * waking a worker on another CPU costs more than the stage (a bound
+ * worker). Writers that queue up are throughput: their copies run on any
+ * CPU, beside the next submissions. Running locally hides a queue (the
+ * submitter waits for the worker on its CPU), so a probe runs anywhere
+ * now and then. Caller holds cb->lock.
+ */
+static bool copy_out_local(struct cowbackup *cb)
+{
+	/* Counts the writes parked before this one (map() counts it later). */
+	if (atomic_read(&cb->nr_waiting)) {
+		cb->lone_copy_outs = 0;
+		return false;
+	}
+	cb->lone_copy_outs++;
+	return cb->lone_copy_outs >= CB_LONE_WRITES &&
+	       cb->lone_copy_outs % CB_LOCAL_PROBE;
+}
+
+/*
  * Where does a write go now? Claims copy-outs for the dirty clusters under
  * it (onto @claimed, to submit after unlock), then parks it on the first
  * cell it meets. Caller holds cb->lock.
@@ -354,6 +416,7 @@ static enum cb_route route_write(struct cowbackup *cb, struct bio *bio,
 			bio_list_add(&cb->starved, bio);
 			return CB_ROUTE_PARKED;
 		}
+		copy->local = copy_out_local(cb);
 		/* Copy-outs count against the rate but never wait for it. */
 		cb_ratelimit_charge(&cb->rl,
 				    len << (cb->cluster_shift + SECTOR_SHIFT),
@@ -368,18 +431,22 @@ static enum cb_route route_write(struct cowbackup *cb, struct bio *bio,
 	return CB_ROUTE_PARKED;
 }
 
-/* A parked write leaves the job: submitted, or failed. */
+/*
+ * A parked write leaves the job: submitted, or failed. It stops counting
+ * first, so that its writer's next write does not see it as another
+ * writer waiting (copy_out_local()).
+ */
 static void end_waiting(struct cowbackup *cb, struct bio *bio,
 			blk_status_t status)
 {
+	if (atomic_dec_return(&cb->nr_waiting) < CB_MAX_WAITING)
+		wake_up(&cb->waiting_wait);
 	if (status) {
 		bio->bi_status = status;
 		bio_endio(bio);
 	} else {
 		dm_submit_bio_remap(bio, NULL);
 	}
-	if (atomic_dec_return(&cb->nr_waiting) < CB_MAX_WAITING)
-		wake_up(&cb->waiting_wait);
 }
 
 /* Route parked writes again, in process context, plugged. */
@@ -397,7 +464,7 @@ static void route_again(struct cowbackup *cb, struct bio_list *bios)
 		spin_lock_irq(&cb->lock);
 		route = route_write(cb, bio, &claimed);
 		spin_unlock_irq(&cb->lock);
-		cb_copy_submit_list(&claimed);
+		cb_copy_submit_list(&claimed, false);
 		if (route == CB_ROUTE_GO)
 			end_waiting(cb, bio, BLK_STS_OK);
 	}
@@ -485,6 +552,6 @@ int cb_map_write(struct cowbackup *cb, struct bio *bio)
 	if (route == CB_ROUTE_PARKED)
 		atomic_inc(&cb->nr_waiting);
 	spin_unlock_irq(&cb->lock);
-	cb_copy_submit_list(&claimed);
+	cb_copy_submit_list(&claimed, true);
 	return route == CB_ROUTE_GO ? DM_MAPIO_REMAPPED : DM_MAPIO_SUBMITTED;
 }

@@ -32,6 +32,13 @@
 #define CB_COW_RESERVE		1
 /* Writes waiting for copies or holds before map() applies back-pressure. */
 #define CB_MAX_WAITING		1024
+/*
+ * Copy-outs claimed in a row with no other write waiting before they run
+ * on the CPU that completed their I/O; every CB_LOCAL_PROBE-th still runs
+ * anywhere, to notice writers queueing up again (cow.c, copy_out_local()).
+ */
+#define CB_LONE_WRITES		8
+#define CB_LOCAL_PROBE		16
 /* Pause before the copier retries clusters whose copy failed. */
 #define CB_RETRY_DELAY		(HZ / 10)
 
@@ -86,6 +93,8 @@ struct cb_copy {
 	u64 nr_zero;			/* all-zero clusters in this copy */
 	void *buf;			/* copy_clusters long, vmalloc()ed */
 	atomic_t pending;		/* dm-io requests outstanding + 1 */
+	bool finish_here;		/* the last stage may run inline */
+	bool local;			/* stages on the completing CPU */
 	unsigned long io_error;		/* dm-io error bits, or'ed */
 	struct work_struct work;
 	void (*next_stage)(struct cb_copy *copy);
@@ -110,6 +119,8 @@ struct cowbackup {
 	bool live;			/* resumed: views may find it */
 
 	struct workqueue_struct *wq;
+	struct workqueue_struct *local_wq;	/* bound: lone copy-outs' stages */
+	unsigned int lone_copy_outs;	/* claimed in a row, nobody else waiting */
 	struct work_struct cow_work;	/* retries writes on cb->retry */
 	struct work_struct gate_work;	/* reopens the fast path */
 	struct delayed_work copier_work;
@@ -210,7 +221,7 @@ void cb_gate_work(struct work_struct *ws);
 /* cow.c */
 struct cb_copy *cb_copy_claim(struct cowbackup *cb, u64 first, u64 count,
 			      enum cb_copy_kind kind);
-void cb_copy_submit_list(struct list_head *claimed);
+void cb_copy_submit_list(struct list_head *claimed, bool finish_here);
 void cb_copy_stage_work(struct work_struct *ws);
 void cb_copy_drain(struct cowbackup *cb);
 int cb_map_write(struct cowbackup *cb, struct bio *bio);

@@ -245,6 +245,8 @@ static void cb_destroy(struct cowbackup *cb)
 	cb_gate_exit(cb);
 	if (cb->wq)
 		destroy_workqueue(cb->wq);
+	if (cb->local_wq)
+		destroy_workqueue(cb->local_wq);
 	if (cb->dirty)
 		hbitmap_free(cb->dirty);
 	if (cb->copied)
@@ -409,7 +411,10 @@ static int cb_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	}
 	cb->wq = alloc_workqueue("kcowbackupd/%s", WQ_MEM_RECLAIM | WQ_UNBOUND,
 				 0, dm_device_name(cb->md));
-	if (!cb->wq) {
+	cb->local_wq = alloc_workqueue("kcowbackupd-cpu/%s",
+				       WQ_MEM_RECLAIM | WQ_HIGHPRI, 0,
+				       dm_device_name(cb->md));
+	if (!cb->wq || !cb->local_wq) {
 		r = -ENOMEM;
 		ti->error = "Cannot allocate workqueue";
 		goto bad;
