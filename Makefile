@@ -39,7 +39,7 @@ VERSION := $(shell awk '/\#define COWBACKUP_VERSION_(MAJOR|MINOR|PATCH)/ { v = v
 DKMSSRCDIR ?= /usr/src/dm-cowbackup-$(VERSION)
 export KDIR
 
-.PHONY: all module userspace deps check check-host check-vm check-pkg check-style \
+.PHONY: all module userspace deps check check-host check-vm check-noudev check-pkg check-style \
 	stress check-debug \
 	demo install install-module install-ctl uninstall \
 	uninstall-module uninstall-ctl clean bench bench-remote bench-core \
@@ -71,6 +71,11 @@ check-host: deps userspace
 
 check-vm: deps all
 	tests/run-all --vm-only
+
+# The ctl tests that check runs only under udev, here without it (hosts
+# without udev): about 20 min under TCG, so not part of check.
+check-noudev: deps all
+	tests/run-all --noudev
 
 # The .debs installed in a guest, DKMS building the module there: about
 # 20 min under TCG, so not part of check.
