@@ -92,19 +92,15 @@ static void copy_queue_stage(struct cb_copy *copy)
 	queue_work(copy->local ? cb->local_wq : cb->wq, &copy->work);
 }
 
-static void copy_io_put(struct cb_copy *copy)
-{
-	if (atomic_dec_and_test(&copy->pending))
-		copy_queue_stage(copy);
-}
-
 /*
- * Drop the submitter's reference. brd, pmem and zram complete bios inside
- * submit_bio(), so all of a stage's I/O may be done by now: then the next
- * stage runs here if @run_here, rather than after a trip through the
- * workqueue, which costs a first write more than the copy itself.
+ * Drop a reference on the stage's I/O; the last one starts the next stage:
+ * here if @run_here, else on a workqueue. I/O completions never run it
+ * here. The submitter's own reference may be the last (brd, pmem and zram
+ * complete bios inside submit_bio()): running the stage at once then
+ * saves a trip through the workqueue, which costs a first write more
+ * than the copy itself.
  */
-static void copy_io_submitted(struct cb_copy *copy, bool run_here)
+static void copy_io_put(struct cb_copy *copy, bool run_here)
 {
 	if (!atomic_dec_and_test(&copy->pending))
 		return;
@@ -121,7 +117,7 @@ static void copy_io_done(unsigned long error, void *context)
 
 	if (error)
 		set_bit(CB_IO_FAILED, &copy->io_error);
-	copy_io_put(copy);
+	copy_io_put(copy, false);
 }
 
 static void copy_zeroes_done(unsigned long error, void *context)
@@ -130,7 +126,7 @@ static void copy_zeroes_done(unsigned long error, void *context)
 
 	if (error)
 		set_bit(CB_IO_ZEROES_FAILED, &copy->io_error);
-	copy_io_put(copy);
+	copy_io_put(copy, false);
 }
 
 static sector_t copy_sectors(struct cb_copy *copy, u64 first, u64 count)
@@ -184,7 +180,7 @@ static void copy_submit(struct cb_copy *copy, bool finish_here)
 	atomic_set(&copy->pending, 1);
 	copy_submit_io(copy, copy->cb->source, REQ_OP_READ, copy_first(copy),
 		       copy_count(copy));
-	copy_io_submitted(copy, true);
+	copy_io_put(copy, true);
 }
 
 /*
@@ -230,17 +226,17 @@ static void copy_write(struct cb_copy *copy)
 	u64 run, next;
 	bool zero, next_zero, use_zeroes;
 
+	copy->next_stage = copy_finish;
+	atomic_set(&copy->pending, 1);
+	/* A failed read finishes like a write would: here only if allowed. */
 	if (copy->io_error) {
 		copy->error = CB_COPY_SOURCE_ERROR;
-		copy_finish(copy);
-		return;
+		goto out;
 	}
 
 	use_zeroes = READ_ONCE(cb->target_write_zeroes) &&
 		     !copy->zeroes_retried;
-	copy->next_stage = copy_finish;
 	copy->nr_zero = 0;
-	atomic_set(&copy->pending, 1);
 	/* One write per run of all-zero or all-data clusters. */
 	zero = cluster_is_zero(copy, copy_first(copy));
 	for (run = copy_first(copy); run < end; run = next) {
@@ -258,7 +254,8 @@ static void copy_write(struct cb_copy *copy)
 			       run, next - run);
 		zero = next_zero;
 	}
-	copy_io_submitted(copy, copy->finish_here);
+out:
+	copy_io_put(copy, copy->finish_here);
 }
 
 /*----------------------------------------------------------------*/
