@@ -18,9 +18,11 @@
  * at once; map() waits (back-pressure) beyond that.
  *
  * A copy's stages (read, write, finish) follow each other at once when the
- * device completed the I/O inside submit_bio(); otherwise the completion
- * queues the next stage, on the completing CPU for a lone writer's
- * copy-out and on any CPU for the rest (copy_out_local()).
+ * device completed the I/O inside submit_bio(), and a lone writer's
+ * copy-out also runs them from a completion in the writer's own task
+ * (copy_completion_may_run()); otherwise the completion queues the next
+ * stage, on the completing CPU for a lone writer's copy-out and on any
+ * CPU for the rest (copy_out_local()).
  */
 #include <linux/blkdev.h>
 #include <linux/vmalloc.h>
@@ -94,8 +96,8 @@ static void copy_queue_stage(struct cb_copy *copy)
 
 /*
  * Drop a reference on the stage's I/O; the last one starts the next stage:
- * here if @run_here, else on a workqueue. I/O completions never run it
- * here. The submitter's own reference may be the last (brd, pmem and zram
+ * here if @run_here, else on a workqueue (completions: copy_io_end()).
+ * The submitter's own reference may be the last (brd, pmem and zram
  * complete bios inside submit_bio()): running the stage at once then
  * saves a trip through the workqueue, which costs a first write more
  * than the copy itself.
@@ -110,23 +112,45 @@ static void copy_io_put(struct cb_copy *copy, bool run_here)
 		copy_queue_stage(copy);
 }
 
-/* dm-io callbacks, maybe in interrupt context: only count and defer. */
+/*
+ * May an I/O completion run the copy's next stage itself? Only for a lone
+ * writer's copy-out (copy_out_local()), and only in a task, inside the
+ * block layer's submission loop (current->bio_list), with nothing atomic
+ * held: brd, pmem and zram complete the bios that map() submitted there,
+ * in the writer's own context. The loop defers whatever the stage
+ * submits, so stages never nest, and the writer needs no worker at all.
+ * Completions anywhere else defer to a workqueue.
+ */
+static bool copy_completion_may_run(struct cb_copy *copy)
+{
+	return copy->local && current->bio_list && preemptible();
+}
+
+static void copy_io_end(struct cb_copy *copy, unsigned long error,
+			unsigned int error_bit)
+{
+	if (error)
+		set_bit(error_bit, &copy->io_error);
+	if (!atomic_dec_and_test(&copy->pending))
+		return;
+	/* Our submitter has put its reference: this stage nests in no other. */
+	if (copy_completion_may_run(copy)) {
+		copy->finish_here = true;
+		copy->next_stage(copy);
+	} else {
+		copy_queue_stage(copy);
+	}
+}
+
+/* dm-io callbacks, maybe in interrupt context. */
 static void copy_io_done(unsigned long error, void *context)
 {
-	struct cb_copy *copy = context;
-
-	if (error)
-		set_bit(CB_IO_FAILED, &copy->io_error);
-	copy_io_put(copy, false);
+	copy_io_end(context, error, CB_IO_FAILED);
 }
 
 static void copy_zeroes_done(unsigned long error, void *context)
 {
-	struct cb_copy *copy = context;
-
-	if (error)
-		set_bit(CB_IO_ZEROES_FAILED, &copy->io_error);
-	copy_io_put(copy, false);
+	copy_io_end(context, error, CB_IO_ZEROES_FAILED);
 }
 
 static sector_t copy_sectors(struct cb_copy *copy, u64 first, u64 count)
