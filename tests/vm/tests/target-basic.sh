@@ -2,8 +2,9 @@
 # The cowbackup target's basics: create with the contract's table line,
 # status field by field, the canonical table line, copy-on-write and
 # background copy checked byte-exact with O_DIRECT, pass-through after
-# completion, a cowbackup segment at a non-zero table offset, remove, and
-# rmmod refused while in use.
+# completion, a cowbackup segment at a non-zero table offset, lone
+# first writes over brd (stages run from completions), remove, and rmmod
+# refused while in use.
 # disks: 3
 # disk-size: 16M
 # timeout: 180
@@ -167,7 +168,7 @@ dmsetup remove cb
 # --- queue limits follow the source, as dm-linear's do ------------------------
 # A cowbackup device must not promise discard or write-zeroes support the
 # source lacks (brd has neither), nor hide what it has (virtio).
-modprobe brd rd_nr=1 rd_size=$((S / 2)) max_part=0
+modprobe brd rd_nr=2 rd_size=$((S / 2)) max_part=0
 for dev in "$SRC" /dev/ram0; do
 	cb_linear cblin "$dev"
 	cb_create cb "$dev" "$TGT" full paused
@@ -177,6 +178,33 @@ for dev in "$SRC" /dev/ram0; do
 	dmsetup remove cb
 	dmsetup remove cblin
 done
+
+# --- a lone writer over devices that complete in submit_bio() ---------
+# brd completes I/O inside submit_bio(), so a lone writer's copy-outs run
+# their stages from their own completions, in the writer's task (after
+# eight lone writes in a row: cow.c, copy_out_local()). One process
+# writes 4 KiB into each of 48 clusters, then across the boundary of
+# clusters 50 and 51, one O_DIRECT write at a time.
+BS=/dev/ram0 BT=/dev/ram1
+$CB_PY stamp $BS --seed 41 || bail "cannot stamp $BS"
+$CB_PY stamp $BT --seed 98 || bail "cannot stamp $BT"
+check "create over brd (paused)" cb_create cb $BS $BT full paused
+lone=""
+for i in $(seq 0 47); do lone+=" $((i * 16 + 3))+1"; done
+lone+=" $((50 * 16 + 15))+2"
+check "48 + 1 lone 4 KiB writes through the job" \
+	$CB_PY stamp $DM --seed 42 --extents "$lone" --cluster 8
+check_eq "50 copy-outs, no background copy" "50 0" \
+	"$(cb_status cb | cut -d' ' -f5-6)"
+check "the 50 copied-out clusters on the target hold the point in time" \
+	$CB_PY verify $BT --seed 41 --extents "0+48 50+2" --cluster $CS
+check "the source holds the new writes" \
+	$CB_PY verify $BS --seed 42 --extents "$lone" --cluster 8
+check "resume" cb_msg cb resume
+cb_check_done "the brd job completes" cb completed 60
+check "the brd target equals the point-in-time image" \
+	$CB_PY verify $BT --seed 41
+dmsetup remove cb
 
 # --- module reference counting ------------------------------------------
 check "create for the rmmod test" cb_create cb "$SRC" "$TGT" full paused
