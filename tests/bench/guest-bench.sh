@@ -283,7 +283,7 @@ $s $(blockdev --getsz "$tgt") linear $tgt 0"
 # except the last MiB, which no benchmark writes (so the job stays live
 # and every write is looked at), against dm-linear.
 settled_writes() {
-	local label=$1 src=$2 tgt=$3 s r pat qd summary dev v
+	local label=$1 src=$2 tgt=$3 s r pat qd summary dev v order
 	s=$(blockdev --getsz "$src")
 	REGION=$((s * 512 - (1 << 20)))
 	dmsetup create bl --table "0 $s linear $src 0"
@@ -292,9 +292,11 @@ settled_writes() {
 	log "$label settled job: $(dmsetup status cb)"
 	for r in $(seq "$REPS"); do
 		summary=""
+		# ABBA: dm-linear first in odd repetitions, the job in even ones.
+		if [ $((r % 2)) = 1 ]; then order="linear settled"; else order="settled linear"; fi
 		for pat in strided:1 strided:32 random:1 random:32 random2:32; do
 			qd=${pat#*:} pat=${pat%:*}
-			for dev in linear settled; do
+			for dev in $order; do
 				if [ $dev = linear ]; then
 					v=$(fio_run "${label}_${dev}_${pat}_qd$qd" /dev/mapper/bl "$qd" "$pat" 65536 $((REGION / 65536)))
 				else

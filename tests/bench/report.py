@@ -76,6 +76,20 @@ def ratio(a, b):
     return '%.2f' % (a / b) if a is not None and b else '-'
 
 
+def per_rep(dev, key, base):
+    """Each repetition's own ratio key / base, in run order: drift between
+    repetitions (this host's load) cancels out of it."""
+    out = []
+    for a, b in zip(reps.get((dev, base), []), reps.get((dev, key), [])):
+        if num(a[0]) and num(b[0]) is not None:
+            out.append(num(b[0]) / num(a[0]))
+    return out
+
+
+def med_ratio(per):
+    return fmt(statistics.median_low(per) if per else None, '%.2f')
+
+
 def lat(dev, key):
     p50, p99 = med(dev, key, 1), med(dev, key, 2)
     if p50 is None:
@@ -178,22 +192,25 @@ if any((d, 'settled_strided_qd1') in reps for d in order):
       ' (64 KiB) are all copied, against dm-linear on the same source.'
       ' Goal: >= 0.97 x linear.')
     p('')
-    p('| devices | pattern | QD | dm-linear | settled | ratio | p99 linear / settled (us) |')
-    p('|---|---|---|---|---|---|---|')
+    p('| devices | pattern | QD | dm-linear | settled | ratio of medians |'
+      ' median of the ratios per repetition | p99 linear / settled (us) |')
+    p('|---|---|---|---|---|---|---|---|')
     for dev in order:
         for pat, qd in settled_rows:
-            lin = med(dev, 'linear_%s_qd%d' % (pat, qd))
-            st = med(dev, 'settled_%s_qd%d' % (pat, qd))
+            kl, ks = 'linear_%s_qd%d' % (pat, qd), 'settled_%s_qd%d' % (pat, qd)
+            lin, st = med(dev, kl), med(dev, ks)
             if lin is None and st is None:
                 continue
             label = {'random2': 'random, 2 fio jobs x QD16'}.get(pat, pat)
-            p('| %s | %s | %d | %s | %s | %s | %s / %s |' % (
+            p('| %s | %s | %d | %s | %s | %s | %s | %s / %s |' % (
                 dev, label, qd, fmt(lin), fmt(st), ratio(st, lin),
-                fmt(med(dev, 'linear_%s_qd%d' % (pat, qd), 2), '%.0f'),
-                fmt(med(dev, 'settled_%s_qd%d' % (pat, qd), 2), '%.0f')))
+                med_ratio(per_rep(dev, ks, kl)),
+                fmt(med(dev, kl, 2), '%.0f'), fmt(med(dev, ks, 2), '%.0f')))
     p('')
     p('"strided" is one write per 64 KiB over the device, "random" runs for'
-      ' a fixed time.')
+      ' a fixed time. In each repetition the two run back to back, dm-linear'
+      ' first in odd repetitions and the job first in even ones (ABBA), so'
+      ' the ratio per repetition is not biased by drift or by going second.')
 
 if any((d, 'copy_MBps') in reps for d in order):
     p('')
@@ -293,15 +310,10 @@ if any(k[0] == 'track' for k in reps):
                 kl = 'linear_%s_qd%d' % (case, qd)
                 kt = 'tracker_%s_qd%d' % (case, qd)
                 lin, trk = med('track', kl), med('track', kt)
-                per = []
-                for a, b in zip(reps.get(('track', kl), []),
-                                reps.get(('track', kt), [])):
-                    if num(a[0]) and num(b[0]) is not None:
-                        per.append(num(b[0]) / num(a[0]))
+                per = per_rep('track', kt, kl)
                 p('| %s | %d | %s | %s | %s | %s | %s | %s | %s |' % (
                     label, qd, fmt(lin), fmt(trk), ratio(trk, lin),
-                    ' '.join('%.2f' % v for v in per),
-                    fmt(statistics.median_low(per) if per else None, '%.2f'),
+                    ' '.join('%.2f' % v for v in per), med_ratio(per),
                     lat('track', kl), lat('track', kt)))
     mem = sorted((int(v), k[1][len('cluster_bytes_mem_'):])
                  for k, v in infos.items()
