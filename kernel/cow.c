@@ -13,9 +13,10 @@
  *
  * A first write claims and submits its copy-outs from map() and parks on
  * the copy's cell; the copy's completion routes exactly those writes
- * again and submits them. Writes that found every copy buffer busy park
- * on cb->starved until a buffer frees. At most CB_MAX_WAITING writes park
- * at once; map() waits (back-pressure) beyond that.
+ * again and submits them. Writes that found every copy buffer busy and
+ * are under no cell park on cb->starved until a buffer frees. At most
+ * CB_MAX_WAITING writes park at once; map() waits (back-pressure) beyond
+ * that.
  *
  * A copy's stages (read, write, finish) follow each other at once when the
  * device completed the I/O inside submit_bio(), and a lone writer's
@@ -418,7 +419,11 @@ static bool copy_out_local(struct cowbackup *cb)
 /*
  * Where does a write go now? Claims copy-outs for the dirty clusters under
  * it (onto @claimed, to submit after unlock), then parks it on the first
- * cell it meets. Caller holds cb->lock.
+ * cell it meets. A write that runs out of buffers waits on a cell too if
+ * it overlaps one, its own copies' first: so it fails with a copy-out it
+ * needed (break_write) rather than claiming the failed clusters again
+ * and again. Only a write under no cell waits for any buffer to free.
+ * Caller holds cb->lock.
  */
 static enum cb_route route_write(struct cowbackup *cb, struct bio *bio,
 				 struct list_head *claimed)
@@ -428,14 +433,15 @@ static enum cb_route route_write(struct cowbackup *cb, struct bio *bio,
 	u64 start, len, pos = c0;
 	struct cb_copy *copy;
 	struct cb_cell *cell;
+	bool starved = false;
 
 	while (cb_intercepting(cb) &&
 	       hbitmap_next_dirty_area(cb->dirty, pos, c1 + 1,
 				       cb->copy_clusters, &start, &len)) {
 		copy = cb_copy_claim(cb, start, len, CB_COPY_OUT);
 		if (!copy) {
-			bio_list_add(&cb->starved, bio);
-			return CB_ROUTE_PARKED;
+			starved = true;
+			break;
 		}
 		copy->local = copy_out_local(cb);
 		/* Copy-outs count against the rate but never wait for it. */
@@ -446,9 +452,12 @@ static enum cb_route route_write(struct cowbackup *cb, struct bio *bio,
 		pos = start + len;
 	}
 	cell = cb_cell_find(cb, c0, c1);
-	if (!cell)
+	if (cell)
+		bio_list_add(&cell->waiters, bio);
+	else if (starved)
+		bio_list_add(&cb->starved, bio);
+	else
 		return CB_ROUTE_GO;
-	bio_list_add(&cell->waiters, bio);
 	return CB_ROUTE_PARKED;
 }
 

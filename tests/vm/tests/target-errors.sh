@@ -7,7 +7,10 @@
 #   running, retries, and completes once the device heals;
 # - cow_error break_snapshot: the guest write succeeds, the job fails;
 #   break_write: the guest write gets EIO, the source keeps its old data,
-#   the job carries on.
+#   the job carries on; and NCHAIN such failures in a row, each copy-out
+#   failing inside submit_bio() after the one before it released its
+#   write, run one after the other, not nested; a write that needs more
+#   copy-outs than there are buffers fails with the one that failed.
 # The source's data is compared after every case.
 # disks: 0
 # mem: 1G
@@ -215,6 +218,115 @@ check "break_write: target equals the point-in-time image" \
 check "break_write: source holds the later writes" bash -c "
 	$CB_PY verify $SRC --seed 77 --first $((5 * CS + 16)) --count 8 &&
 	$CB_PY verify $SRC --seed 78 --first $(((BADC + 3) * CS + 16)) --count 8"
+dmsetup remove cb
+
+# --- break_write, every copy buffer taken: a chain of failing copy-outs -------
+# max_workers 1 gives the job two copy buffers. NCHAIN first writes
+# (fio, one per cluster from CHAIN0 on) arrive while the target is
+# suspended: the first two claim the buffers, read their clusters and
+# hold them, their target writes queued; the rest park for a buffer.
+# Then the source fails reads of the other clusters and the target
+# resumes. Each finish releases the parked writes, the next one's
+# copy-out fails inside submit_bio(), and its finish must not run inside
+# the finish before it (6a0e5f5: before that fix the chain nested up to
+# NCHAIN finishes deep on one kernel stack).
+NCHAIN=200
+CHAIN0=40
+setup
+check "copy-out chain: create paused, max_workers 1, break_write" \
+	cb_create cb $SRC $TGT full max_workers 1 cow_error break_write paused
+# Count the writes submitted to the job (block_bio_queue on its dev_t):
+# dm does not account a bio in /sys/block/*/inflight before it leaves
+# the target.
+TI=$T/instances/chain
+mkdir -p $TI
+IFS=: read -r maj min <<<"$(dmsetup info -c --noheadings -o major,minor cb)"
+echo "dev == $(((maj << 20) | min))" >$TI/events/block/block_bio_queue/filter
+echo 1 >$TI/events/block/block_bio_queue/enable
+dmsetup suspend cbt
+timeout "$(scaled 300)" fio --name=chain --filename=$DM --direct=1 \
+	--ioengine=libaio --iodepth=$NCHAIN --bs=4k --rw=write:$((CS * 512 - 4096)) \
+	--offset=$((CHAIN0 * CS * 512)) --size=$((NCHAIN * CS * 512)) \
+	--io_size=$((NCHAIN * 4096)) --buffer_pattern=0x5a5a5a5a \
+	--continue_on_error=all --output=/tmp/chain.fio >/dev/null 2>&1 &
+fio_pid=$!
+queued() { grep -c 'block_bio_queue' $TI/trace; }
+i=0
+while [ "$(queued)" -lt $NCHAIN ] && [ $i -lt "$(scaled 600)" ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+check_eq "copy-out chain: $NCHAIN writes reached the job" $NCHAIN "$(queued)"
+echo 0 >$TI/events/block/block_bio_queue/enable
+rmdir $TI
+# Reads of the clusters after the first two fail from now on; their
+# writes would still succeed, but none gets that far.
+a=$(((CHAIN0 + 2) * CS))
+l=$(((NCHAIN - 2) * CS))
+dmsetup reload cbs --table "0 $a linear /dev/ram0 0
+$a $l error
+$((a + l)) $((N - a - l)) linear /dev/ram0 $((a + l))" && dmsetup resume cbs
+dmsetup resume cbt
+wait $fio_pid
+diag "copy-out chain: fio exit $?, $(cb_status cb)"
+check_eq "copy-out chain: job not failed" paused "$(cb_get cb state)"
+check_eq "copy-out chain: one error per failed copy-out" $((NCHAIN - 2)) \
+	"$(cb_get cb errors)"
+check_eq "copy-out chain: two copy-outs succeeded" 2 "$(cb_get cb cow)"
+set_dev cbs /dev/ram0 healthy
+check "copy-out chain: the two first writes were copied out first" \
+	$CB_PY verify $TGT --seed 71 --first $((CHAIN0 * CS)) --count $((2 * CS))
+check_eq "copy-out chain: ... and applied" "5a5a5a5a 5a5a5a5a" "$(for c in 0 1; do
+	dd if=$SRC iflag=direct,skip_bytes skip=$(((CHAIN0 + c) * CS * 512)) \
+		bs=4096 count=1 status=none | head -c 4 | od -An -tx4 | tr -d ' '
+done | xargs)"
+check "copy-out chain: the failed writes left the source as it was" \
+	$CB_PY verify $SRC --seed 71 --first $a --count $l
+check "copy-out chain: ... and the target too" \
+	$CB_PY verify $TGT --seed 99 --first $a --count $l
+dmsetup remove cb
+
+# --- break_write, writes that need more copy-outs than there are buffers -----
+# A 4 MiB write over clusters 96..159, whose reads all fail, needs four
+# 1 MiB copy-outs; max_workers 1 gives the job two buffers. The block
+# layer splits the write into pieces that do not line up with the
+# copies, so a piece can claim one copy-out and find no buffer for the
+# next. Every piece must fail with the copy-outs it needed. Before a
+# piece waited on its own copies' cells, it waited for any free buffer,
+# claimed its failed clusters again on every release, and never
+# completed: the errors counter climbed without end.
+setup
+b=$(((BADC - 4) * CS))
+bl=$((64 * CS))
+dmsetup reload cbs --table "0 $b linear /dev/ram0 0
+$b $bl error
+$((b + bl)) $((N - b - bl)) linear /dev/ram0 $((b + bl))" && dmsetup resume cbs
+check "write over four copies: create paused, max_workers 1, break_write" \
+	cb_create cb $SRC $TGT full max_workers 1 cow_error break_write paused
+dd if=/dev/zero of=$DM bs=4M count=1 oflag=direct,seek_bytes \
+	seek=$((b * 512)) status=none 2>/tmp/big.err &
+dd_pid=$!
+i=0
+while kill -0 $dd_pid 2>/dev/null && [ $i -lt "$(scaled 300)" ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+if kill -0 $dd_pid 2>/dev/null; then
+	not_ok "write over four copies: the write completes" "$(cb_status cb)"
+	bail "a write is stuck in the job: nothing after this can clean up"
+fi
+ok "write over four copies: the write completes"
+wait $dd_pid
+check_eq "write over four copies: the write failed (dd exit 1)" 1 "$?"
+check "write over four copies: ... with EIO" grep -q 'Input/output error' /tmp/big.err
+check_eq "write over four copies: job not failed" paused "$(cb_get cb state)"
+e1=$(cb_get cb errors)
+sleep 1
+check "write over four copies: errors counted, and no more after ($e1)" \
+	test "$e1" -ge 1 -a "$e1" -le 8 -a "$(cb_get cb errors)" = "$e1"
+set_dev cbs /dev/ram0 healthy
+check "write over four copies: the source kept its old data" \
+	$CB_PY verify $SRC --seed 71 --first $b --count $bl
 dmsetup remove cb
 
 check "the cowbackup_error trace event fired" \
