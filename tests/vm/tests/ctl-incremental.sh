@@ -172,12 +172,14 @@ expect_full() {
 	"$CTL" start vg0/raw $tgt --incremental-only >$X/out 2>$X/err
 	check_eq "$what: --incremental-only refused (exit 1)" 1 $?
 	check "$what: one error line naming the reason" \
-		bash -c "[ \$(wc -l <$X/err) = 1 ] && grep -q 'no incremental backup possible: .*$pat' $X/err"
+		bash -c "[ \$(wc -l <$X/err) = 1 ] && grep -q 'no incremental backup possible: .*$pat' $X/err" ||
+		diag "$what: cowbackup-ctl said: $(head -c 600 $X/err)"
 	check "$what: nothing left behind" bash -c "! dmsetup info cowbackup-vg0-raw-cow >/dev/null 2>&1"
 	changes $((RANDOM + 1))
 	pit=$(sum $RAW)
 	"$CTL" backup vg0/raw $tgt --incremental ${4:-} -q >$X/out 2>$X/err
-	check_eq "$what: backup --incremental runs (exit 0)" 0 $?
+	check_eq "$what: backup --incremental runs (exit 0)" 0 $? ||
+		diag "$what: cowbackup-ctl said: $(head -c 600 $X/err)"
 	check "$what: full backup, reason printed" grep -q "full backup: .*$pat" $X/out
 	check_eq "$what: the full backup is exact" "$pit" "$(sum $tgt)"
 }
