@@ -39,14 +39,15 @@ T=/sys/kernel/tracing
 echo 1 >$T/events/cowbackup/cowbackup_error/enable 2>/dev/null
 echo 1 >$T/tracing_on 2>/dev/null
 
-# set_dev NAME RAMDEV healthy|error|flakey
+# set_dev NAME RAMDEV healthy|error|flakey [FIRST LEN]: error fails the
+# LEN sectors from FIRST, by default the bad clusters ($A, $L).
 set_dev() {
-	local name=$1 dev=$2 mode=$3 table
+	local name=$1 dev=$2 mode=$3 a=${4:-$A} l=${5:-$L} table
 	case $mode in
 	healthy) table="0 $N linear $dev 0" ;;
-	error) table="0 $A linear $dev 0
-$A $L error
-$((A + L)) $((N - A - L)) linear $dev $((A + L))" ;;
+	error) table="0 $a linear $dev 0
+$a $l error
+$((a + l)) $((N - a - l)) linear $dev $((a + l))" ;;
 	flakey) table="0 $N flakey $dev 0 1 1" ;;
 	esac
 	if dmsetup info "$name" >/dev/null 2>&1; then
@@ -263,9 +264,7 @@ rmdir $TI
 # writes would still succeed, but none gets that far.
 a=$(((CHAIN0 + 2) * CS))
 l=$(((NCHAIN - 2) * CS))
-dmsetup reload cbs --table "0 $a linear /dev/ram0 0
-$a $l error
-$((a + l)) $((N - a - l)) linear /dev/ram0 $((a + l))" && dmsetup resume cbs
+set_dev cbs /dev/ram0 error $a $l
 dmsetup resume cbt
 wait $fio_pid
 diag "copy-out chain: fio exit $?, $(cb_status cb)"
@@ -298,9 +297,7 @@ dmsetup remove cb
 setup
 b=$(((BADC - 4) * CS))
 bl=$((64 * CS))
-dmsetup reload cbs --table "0 $b linear /dev/ram0 0
-$b $bl error
-$((b + bl)) $((N - b - bl)) linear /dev/ram0 $((b + bl))" && dmsetup resume cbs
+set_dev cbs /dev/ram0 error $b $bl
 check "write over four copies: create paused, max_workers 1, break_write" \
 	cb_create cb $SRC $TGT full max_workers 1 cow_error break_write paused
 dd if=/dev/zero of=$DM bs=4M count=1 oflag=direct,seek_bytes \
