@@ -429,6 +429,30 @@ static int check_plain_source(const struct blockdev *src)
 	return 0;
 }
 
+/*
+ * Start the background copy of a job created paused. Skips (an empty
+ * incremental map, a top layer with nothing allocated) or guest writes
+ * may have settled every cluster already: such a job is completed, which
+ * is success, and the kernel refuses to resume it.
+ */
+static int resume_copy(struct job *job)
+{
+	char why[256];
+
+	if (!job_load(job->name, job) &&
+	    !strcmp(job->st.state, COWBACKUP_STATE_COMPLETED))
+		return 0;
+	if (!dm_message(job->dev, COWBACKUP_MSG_RESUME, NULL))
+		return 0;
+	snprintf(why, sizeof(why), "%s", dm_last_error());
+	/* Completed between the look and the message. */
+	if (!job_load(job->name, job) &&
+	    !strcmp(job->st.state, COWBACKUP_STATE_COMPLETED))
+		return 0;
+	err_msg("%s: resume failed: %s", job->name, why);
+	return -1;
+}
+
 int job_start(const char *source, const char *target,
 	      const struct start_request *req_in, char *job_name)
 {
@@ -534,10 +558,8 @@ int job_start(const char *source, const char *target,
 	}
 	/* In place, the job device was created paused (see the top). */
 	if (!req->paused && (paused || job.kind == JOB_IN_PLACE) &&
-	    dm_message(job.dev, COWBACKUP_MSG_RESUME, NULL)) {
-		err_msg("%s: resume failed: %s", job.name, dm_last_error());
+	    resume_copy(&job))
 		return EXIT_FAIL;
-	}
 	job_load(job_name, &job);
 	incr_report(&incr, job.name);
 	printf("%s: job started, %s -> %s, sync %s, %s in clusters of %" PRIu64 " KiB%s\n",

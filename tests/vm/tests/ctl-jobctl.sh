@@ -2,7 +2,8 @@
 # Job control from cowbackup-ctl: set-speed, pause, resume, cancel, wait's
 # exit status, a paused job with a point-in-time view (--snapshot) read
 # while the source changes, Ctrl-C during backup, a stacked job on a loop
-# device, and sync=top from a loop device's sparse file.
+# device, and sync=top from a loop device's sparse file (one with data,
+# one with nothing allocated, completed at start).
 # disks: 2
 # disk-size: 128M
 # timeout: 360
@@ -128,6 +129,21 @@ check "wait" "$CTL" wait "$J" --quiet
 check_eq "only the 32 allocated clusters were copied" 32 "$(field "$J" background_copies)"
 check_eq "the allocated data is on the target" \
 	"$(pattern_md5 26 $((16 << 20)) $((1 << 20)))" "$(md5_direct /dev/vg0/bak2 $((16 << 20)) $((1 << 20)))"
+check "finish" "$CTL" finish "$J"
+losetup -d "$LOOP"
+check_eq "no devices left" "" "$(leftovers)"
+
+# ---- sync=top with nothing allocated: every cluster skipped --------------
+# The job is completed before its copy would be resumed; start succeeds.
+rm -f /tmp/cb-sparse.img
+truncate -s 32M /tmp/cb-sparse.img
+LOOP=$(losetup -f --show /tmp/cb-sparse.img) || bail "losetup failed"
+J=cowbackup-${LOOP##*/}
+"$CTL" start "$LOOP" vg0/bak2 --force --sync top >/tmp/cb-top.out 2>&1
+check_eq "start --sync top with nothing allocated (exit 0)" 0 $? ||
+	diag "$(cat /tmp/cb-top.out)"
+check "all 512 clusters are holes, skipped" grep -q "512 of 512 clusters unallocated in the top layer, skipped" /tmp/cb-top.out
+check_eq "the job is completed at once" completed "$(field "$J" state)"
 check "finish" "$CTL" finish "$J"
 losetup -d "$LOOP"
 check_eq "no devices left" "" "$(leftovers)"
