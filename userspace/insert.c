@@ -429,25 +429,29 @@ static int check_plain_source(const struct blockdev *src)
 	return 0;
 }
 
+static bool job_completed_now(struct job *job)
+{
+	return !job_load(job->name, job) &&
+	       !strcmp(job->st.state, COWBACKUP_STATE_COMPLETED);
+}
+
 /*
  * Start the background copy of a job created paused. Skips (an empty
  * incremental map, a top layer with nothing allocated) or guest writes
  * may have settled every cluster already: such a job is completed, which
- * is success, and the kernel refuses to resume it.
+ * is success, and the kernel refuses to resume it (with an error in its
+ * log, hence the look first).
  */
 static int resume_copy(struct job *job)
 {
 	char why[256];
 
-	if (!job_load(job->name, job) &&
-	    !strcmp(job->st.state, COWBACKUP_STATE_COMPLETED))
-		return 0;
-	if (!dm_message(job->dev, COWBACKUP_MSG_RESUME, NULL))
+	if (job_completed_now(job) ||
+	    !dm_message(job->dev, COWBACKUP_MSG_RESUME, NULL))
 		return 0;
 	snprintf(why, sizeof(why), "%s", dm_last_error());
 	/* Completed between the look and the message. */
-	if (!job_load(job->name, job) &&
-	    !strcmp(job->st.state, COWBACKUP_STATE_COMPLETED))
+	if (job_completed_now(job))
 		return 0;
 	err_msg("%s: resume failed: %s", job->name, why);
 	return -1;
