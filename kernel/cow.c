@@ -26,6 +26,8 @@
  * CPU for the rest (copy_out_local()).
  */
 #include <linux/blkdev.h>
+#include <linux/highmem.h>
+#include <linux/ioprio.h>
 #include <linux/vmalloc.h>
 
 #include "cowbackup.h"
@@ -143,17 +145,6 @@ static void copy_io_end(struct cb_copy *copy, unsigned long error,
 	}
 }
 
-/* dm-io callbacks, maybe in interrupt context. */
-static void copy_io_done(unsigned long error, void *context)
-{
-	copy_io_end(context, error, CB_IO_FAILED);
-}
-
-static void copy_zeroes_done(unsigned long error, void *context)
-{
-	copy_io_end(context, error, CB_IO_ZEROES_FAILED);
-}
-
 static sector_t copy_sectors(struct cb_copy *copy, u64 first, u64 count)
 {
 	struct cowbackup *cb = copy->cb;
@@ -164,36 +155,95 @@ static sector_t copy_sectors(struct cb_copy *copy, u64 first, u64 count)
 	return min_t(sector_t, end, cb->len) - start;
 }
 
-static void copy_submit_io(struct cb_copy *copy, struct dm_dev *dev, blk_opf_t opf,
-		    u64 first, u64 count)
+/* A copy's bio ends, maybe in interrupt context. */
+static void copy_bio_end(struct bio *bio)
+{
+	struct cb_copy *copy = bio->bi_private;
+	unsigned int bit = bio_op(bio) == REQ_OP_WRITE_ZEROES ?
+			   CB_IO_ZEROES_FAILED : CB_IO_FAILED;
+	blk_status_t status = bio->bi_status;
+
+	/* Before the put: the last bio may start a stage that reuses it. */
+	if (bio == &copy->bio)
+		bio_uninit(bio);
+	else
+		bio_put(bio);
+	copy_io_end(copy, status != BLK_STS_OK, bit);
+}
+
+/*
+ * The stage's first bio is the one in the copy; most stages need no
+ * other. The rest come from the job's bio_set, without bvecs of their
+ * own: every bio points into the copy's bvec table.
+ */
+static struct bio *copy_bio(struct cb_copy *copy, struct dm_dev *dev,
+			    blk_opf_t opf)
+{
+	struct bio *bio;
+
+	if (!copy->bio_busy) {
+		copy->bio_busy = true;
+		bio = &copy->bio;
+		bio_init(bio, dev->bdev, NULL, 0, opf);
+	} else {
+		bio = bio_alloc_bioset(dev->bdev, 0, opf, GFP_NOIO,
+				       &copy->cb->bios);
+	}
+	bio->bi_ioprio = IOPRIO_DEFAULT;
+	bio->bi_end_io = copy_bio_end;
+	bio->bi_private = copy;
+	return bio;
+}
+
+/*
+ * Read or write clusters @first..+@count of the copy, from or to its
+ * buffer: in bios of at most BIO_MAX_VECS pages, or of the device's
+ * largest REQ_OP_WRITE_ZEROES.
+ */
+static void copy_submit_io(struct cb_copy *copy, struct dm_dev *dev,
+			   blk_opf_t opf, u64 first, u64 count)
 {
 	struct cowbackup *cb = copy->cb;
-	bool op_is_zeroes = (opf & REQ_OP_MASK) == REQ_OP_WRITE_ZEROES;
-	struct dm_io_region region = {
-		.bdev = dev->bdev,
-		.sector = cb_cluster_to_sector(cb, first),
-		.count = copy_sectors(copy, first, count),
-	};
-	struct dm_io_request req = {
-		.bi_opf = opf,
-		.mem.type = DM_IO_VMA,
-		.mem.ptr.vma = copy->buf + ((first - copy_first(copy)) <<
-					    (cb->cluster_shift + SECTOR_SHIFT)),
-		.notify.fn = op_is_zeroes ? copy_zeroes_done : copy_io_done,
-		.notify.context = copy,
-		.client = cb->io_client,
-	};
+	bool zeroes = (opf & REQ_OP_MASK) == REQ_OP_WRITE_ZEROES;
+	sector_t sector = cb_cluster_to_sector(cb, first);
+	sector_t left = copy_sectors(copy, first, count);
+	sector_t max = zeroes ? bdev_write_zeroes_sectors(dev->bdev) :
+				BIO_MAX_VECS << PAGE_SECTORS_SHIFT;
+	unsigned int page = cb_cluster_to_sector(cb, first - copy_first(copy)) >>
+			    PAGE_SECTORS_SHIFT;
 
-	atomic_inc(&copy->pending);
-	if (dm_io(&req, 1, &region, NULL, IOPRIO_DEFAULT))
-		req.notify.fn(1, copy);
+	if (!max) {
+		set_bit(CB_IO_ZEROES_FAILED, &copy->io_error);
+		return;
+	}
+	while (left) {
+		sector_t n = min(left, max);
+		struct bio *bio = copy_bio(copy, dev, opf);
+
+		bio->bi_iter.bi_sector = sector;
+		bio->bi_iter.bi_size = n << SECTOR_SHIFT;
+		if (!zeroes) {
+			bio->bi_io_vec = copy->bvecs + page;
+			bio->bi_vcnt = DIV_ROUND_UP(n, PAGE_SECTORS);
+			page += bio->bi_vcnt;
+		}
+		atomic_inc(&copy->pending);
+		submit_bio(bio);
+		sector += n;
+		left -= n;
+	}
+}
+
+static size_t copy_bytes(const struct cb_copy *copy)
+{
+	return copy_count(copy) << (copy->cb->cluster_shift + SECTOR_SHIFT);
 }
 
 static void copy_finish(struct cb_copy *copy);
 static void copy_write(struct cb_copy *copy);
 
 /*
- * Start a claimed copy. Must not hold cb->lock: dm_io() may sleep. See
+ * Start a claimed copy. Must not hold cb->lock: bio allocation may sleep. See
  * cb_copy_submit_list() for @finish_here.
  */
 static void copy_submit(struct cb_copy *copy, bool finish_here)
@@ -202,7 +252,9 @@ static void copy_submit(struct cb_copy *copy, bool finish_here)
 				   copy->kind == CB_COPY_OUT);
 	copy->next_stage = copy_write;
 	copy->finish_here = finish_here;
+	copy->bio_busy = false;
 	atomic_set(&copy->pending, 1);
+	flush_kernel_vmap_range(copy->buf, copy_bytes(copy));
 	copy_submit_io(copy, copy->cb->source, REQ_OP_READ, copy_first(copy),
 		       copy_count(copy));
 	copy_io_put(copy, true);
@@ -252,12 +304,14 @@ static void copy_write(struct cb_copy *copy)
 	bool zero, next_zero, use_zeroes;
 
 	copy->next_stage = copy_finish;
+	copy->bio_busy = false;
 	atomic_set(&copy->pending, 1);
 	/* A failed read finishes like a write would: here only if allowed. */
 	if (copy->io_error) {
 		copy->error = CB_COPY_SOURCE_ERROR;
 		goto out;
 	}
+	invalidate_kernel_vmap_range(copy->buf, copy_bytes(copy));
 
 	use_zeroes = READ_ONCE(cb->target_write_zeroes) &&
 		     !copy->zeroes_retried;

@@ -9,7 +9,6 @@
 
 #include <linux/bio.h>
 #include <linux/device-mapper.h>
-#include <linux/dm-io.h>
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/percpu-refcount.h>
@@ -92,10 +91,13 @@ struct cb_copy {
 	bool zeroes_retried;		/* WRITE_ZEROES fell back to data */
 	u64 nr_zero;			/* all-zero clusters in this copy */
 	void *buf;			/* copy_clusters long, vmalloc()ed */
-	atomic_t pending;		/* dm-io requests outstanding + 1 */
+	struct bio_vec *bvecs;		/* buf's pages, one bvec each */
+	struct bio bio;			/* a stage's first bio */
+	bool bio_busy;			/* bio is taken in this stage */
+	atomic_t pending;		/* bios outstanding + 1 */
 	bool finish_here;		/* the last stage may run inline */
 	bool local;			/* stages on the completing CPU */
-	unsigned long io_error;		/* dm-io error bits, or'ed */
+	unsigned long io_error;		/* bio error bits, or'ed */
 	struct work_struct work;
 	void (*next_stage)(struct cb_copy *copy);
 };
@@ -126,7 +128,7 @@ struct cowbackup {
 	struct delayed_work copier_work;
 	struct work_struct event_work;	/* dm_table_event() may sleep */
 	struct work_struct complete_work; /* flush target, then complete */
-	struct dm_io_client *io_client;
+	struct bio_set bios;		/* a stage's further bios */
 	wait_queue_head_t drain_wait;	/* copies and holds reaching zero */
 	wait_queue_head_t gate_wait;	/* the gate reaching CLOSED */
 	wait_queue_head_t waiting_wait;	/* nr_waiting dropping */

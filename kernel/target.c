@@ -195,6 +195,19 @@ static void cb_complete_work(struct work_struct *ws)
 
 /*----------------------------------------------------------------*/
 
+/* The bvecs of every bio of a copy: one per page of its buffer. */
+static void cb_map_copy_buffer(struct cb_copy *copy, u32 copy_bytes)
+{
+	unsigned int i;
+
+	for (i = 0; i < copy_bytes >> PAGE_SHIFT; i++) {
+		copy->bvecs[i].bv_page =
+			vmalloc_to_page(copy->buf + (i << PAGE_SHIFT));
+		copy->bvecs[i].bv_len = PAGE_SIZE;
+		copy->bvecs[i].bv_offset = 0;
+	}
+}
+
 static int cb_alloc_copies(struct cowbackup *cb)
 {
 	u32 cluster_bytes = cb->args.cluster_sectors << SECTOR_SHIFT;
@@ -215,8 +228,11 @@ static int cb_alloc_copies(struct cowbackup *cb)
 		struct cb_copy *copy = &cb->copies[i];
 
 		copy->buf = vmalloc(copy_bytes);
-		if (!copy->buf)
+		copy->bvecs = kvmalloc_array(copy_bytes >> PAGE_SHIFT,
+					     sizeof(*copy->bvecs), GFP_KERNEL);
+		if (!copy->buf || !copy->bvecs)
 			return -ENOMEM;
+		cb_map_copy_buffer(copy, copy_bytes);
 		copy->cb = cb;
 		INIT_WORK(&copy->work, cb_copy_stage_work);
 		list_add_tail(&copy->node, &cb->free_copies);
@@ -231,8 +247,10 @@ static void cb_free_copies(struct cowbackup *cb)
 
 	if (!cb->copies)
 		return;
-	for (i = 0; i < cb->nr_copies; i++)
+	for (i = 0; i < cb->nr_copies; i++) {
 		vfree(cb->copies[i].buf);
+		kvfree(cb->copies[i].bvecs);
+	}
 	kfree(cb->copies);
 }
 
@@ -253,8 +271,7 @@ static void cb_destroy(struct cowbackup *cb)
 		hbitmap_free(cb->copied);
 	if (cb->unsafe)
 		hbitmap_free(cb->unsafe);
-	if (cb->io_client)
-		dm_io_client_destroy(cb->io_client);
+	bioset_exit(&cb->bios);
 	cb_free_copies(cb);
 	if (cb->target)
 		dm_put_device(ti, cb->target);
@@ -397,11 +414,10 @@ static int cb_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		ti->error = "Cannot allocate copy buffers";
 		goto bad;
 	}
-	cb->io_client = dm_io_client_create();
-	if (IS_ERR(cb->io_client)) {
-		r = PTR_ERR(cb->io_client);
-		cb->io_client = NULL;
-		ti->error = "Cannot create dm-io client";
+	/* A stage's bios beyond its first: rare, one per copy in reserve. */
+	r = bioset_init(&cb->bios, cb->nr_copies, 0, 0);
+	if (r) {
+		ti->error = "Cannot allocate bio set";
 		goto bad;
 	}
 	r = cb_gate_init(cb);

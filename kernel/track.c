@@ -47,6 +47,7 @@
  * remapped. They are only ever cleared by a checkpoint, which runs while
  * no bio is in flight, so a lockless "all set" is never stale.
  */
+#include <linux/dm-io.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/uuid.h>
