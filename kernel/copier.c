@@ -3,7 +3,8 @@
  * The background copier: walks the dirty bitmap from a cursor, claims runs
  * of adjacent dirty clusters (up to one copy buffer) and keeps at most
  * max_workers of them in flight, paced by the rate limiter. It claims
- * through the same engine as copy-outs (cow.c), so the two never overlap.
+ * through the same engine as copy-outs (cow.c), so the two never overlap,
+ * and spreads the copies it starts over workers (cb_copy_submit_spread()).
  */
 #include "cowbackup.h"
 #include "trace.h"
@@ -78,7 +79,7 @@ void cb_copier_work(struct work_struct *ws)
 		mod_delayed_work(cb->wq, &cb->copier_work, delay);
 	spin_unlock_irq(&cb->lock);
 
-	cb_copy_submit_list(&claimed, true);
+	cb_copy_submit_spread(&claimed);
 }
 
 /* Make the copier look for work after @delay jiffies (0: now). */

@@ -282,6 +282,34 @@ void cb_copy_submit_list(struct list_head *claimed, bool finish_here)
 	blk_finish_plug(&plug);
 }
 
+static void copy_start(struct cb_copy *copy)
+{
+	copy_submit(copy, true);
+}
+
+/*
+ * Start the background copies claimed on @claimed: the first in this
+ * task, every other one from a worker of its own. On a device that
+ * completes I/O inside submit_bio() (brd, pmem, zram) a copy runs whole
+ * in the task that submits it, so copies submitted in a row by one task
+ * would run one after another on one CPU.
+ */
+void cb_copy_submit_spread(struct list_head *claimed)
+{
+	struct cb_copy *copy, *tmp;
+	LIST_HEAD(here);
+
+	if (list_empty(claimed))
+		return;
+	list_move(claimed->next, &here);
+	list_for_each_entry_safe(copy, tmp, claimed, node) {
+		list_del(&copy->node);
+		copy->next_stage = copy_start;
+		copy_queue_stage(copy);
+	}
+	cb_copy_submit_list(&here, true);
+}
+
 static bool cluster_is_zero(struct cb_copy *copy, u64 cluster)
 {
 	struct cowbackup *cb = copy->cb;

@@ -224,6 +224,7 @@ void cb_gate_work(struct work_struct *ws);
 struct cb_copy *cb_copy_claim(struct cowbackup *cb, u64 first, u64 count,
 			      enum cb_copy_kind kind);
 void cb_copy_submit_list(struct list_head *claimed, bool finish_here);
+void cb_copy_submit_spread(struct list_head *claimed);
 void cb_copy_stage_work(struct work_struct *ws);
 void cb_copy_drain(struct cowbackup *cb);
 int cb_map_write(struct cowbackup *cb, struct bio *bio);
