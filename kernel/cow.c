@@ -155,6 +155,18 @@ static sector_t copy_sectors(struct cb_copy *copy, u64 first, u64 count)
 	return min_t(sector_t, end, cb->len) - start;
 }
 
+/* Where @cluster's data sits in the copy's buffer, in bytes. */
+static size_t copy_buf_offset(const struct cb_copy *copy, u64 cluster)
+{
+	return cb_clusters_to_bytes(copy->cb, cluster - copy_first(copy));
+}
+
+/* The buffer's span of the copy's clusters, in bytes. */
+static size_t copy_bytes(const struct cb_copy *copy)
+{
+	return cb_clusters_to_bytes(copy->cb, copy_count(copy));
+}
+
 /* A copy's bio ends, maybe in interrupt context. */
 static void copy_bio_end(struct bio *bio)
 {
@@ -209,8 +221,7 @@ static void copy_submit_io(struct cb_copy *copy, struct dm_dev *dev,
 	sector_t left = copy_sectors(copy, first, count);
 	sector_t max = zeroes ? bdev_write_zeroes_sectors(dev->bdev) :
 				BIO_MAX_VECS << PAGE_SECTORS_SHIFT;
-	unsigned int page = cb_cluster_to_sector(cb, first - copy_first(copy)) >>
-			    PAGE_SECTORS_SHIFT;
+	unsigned int page = copy_buf_offset(copy, first) >> PAGE_SHIFT;
 
 	if (!max) {
 		set_bit(CB_IO_ZEROES_FAILED, &copy->io_error);
@@ -232,11 +243,6 @@ static void copy_submit_io(struct cb_copy *copy, struct dm_dev *dev,
 		sector += n;
 		left -= n;
 	}
-}
-
-static size_t copy_bytes(const struct cb_copy *copy)
-{
-	return copy_count(copy) << (copy->cb->cluster_shift + SECTOR_SHIFT);
 }
 
 static void copy_finish(struct cb_copy *copy);
@@ -312,12 +318,9 @@ void cb_copy_submit_spread(struct list_head *claimed)
 
 static bool cluster_is_zero(struct cb_copy *copy, u64 cluster)
 {
-	struct cowbackup *cb = copy->cb;
-	size_t off = (cluster - copy_first(copy)) <<
-		     (cb->cluster_shift + SECTOR_SHIFT);
 	size_t len = copy_sectors(copy, cluster, 1) << SECTOR_SHIFT;
 
-	return !memchr_inv(copy->buf + off, 0, len);
+	return !memchr_inv(copy->buf + copy_buf_offset(copy, cluster), 0, len);
 }
 
 /*
@@ -528,7 +531,7 @@ static enum cb_route route_write(struct cowbackup *cb, struct bio *bio,
 		copy->local = copy_out_local(cb);
 		/* Copy-outs count against the rate but never wait for it. */
 		cb_ratelimit_charge(&cb->rl,
-				    len << (cb->cluster_shift + SECTOR_SHIFT),
+				    cb_clusters_to_bytes(cb, len),
 				    ktime_get_ns());
 		list_add_tail(&copy->node, claimed);
 		pos = start + len;

@@ -180,6 +180,11 @@ static inline sector_t cb_cluster_to_sector(const struct cowbackup *cb,
 	return (sector_t)cluster << cb->cluster_shift;
 }
 
+static inline u64 cb_clusters_to_bytes(const struct cowbackup *cb, u64 n)
+{
+	return n << (cb->cluster_shift + SECTOR_SHIFT);
+}
+
 /* Per-bio data of the cowbackup target. */
 struct cb_write_io {
 	bool fast;		/* holds a fast_writes reference */
