@@ -85,10 +85,11 @@ check-pkg: deps all
 	tests/vm/run pkg-install
 
 # Not part of check (time): the debug kernel is built (once, cached in
-# /var/cache/dm-cowbackup) from linux-source-6.1; TESTS= picks tests.
+# /var/cache/dm-cowbackup) from linux-source-6.1; TESTS= picks tests,
+# SHARD=K/N runs the K-th of N shares of the whole suite.
 check-debug: deps
 	scripts/deps.sh debug-kernel
-	tests/vm/check-debug $(TESTS)
+	$(if $(SHARD),COWBACKUP_VM_SHARD=$(SHARD)) tests/vm/check-debug $(TESTS)
 
 # Not part of check (time). The sizes reach the guest as kernel
 # parameters, which its init passes on as environment variables.
